@@ -1,0 +1,31 @@
+# genzoo — the two commands a new user needs:
+#   make demo   create .venv, install genzoo, train a DCGAN on the embedded MNIST subset (~2 min), write samples
+#   make test   create .venv, install genzoo with test extras, run the whole test suite
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+# This exact torch takes the local CPU wheel on genzoo's build machines; elsewhere any torch>=2.2 works.
+TORCH   ?= torch==2.13.0
+DATA    ?= $(abspath ../shared/data)
+DEMO_STEPS ?= 1500
+
+.PHONY: demo test install clean
+
+$(BIN)/genzoo: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(BIN)/genzoo
+
+install: $(BIN)/genzoo
+
+demo: install
+	$(BIN)/genzoo train dcgan --dataset embedded --steps $(DEMO_STEPS) --out runs/demo
+	$(BIN)/genzoo sample runs/demo --n 64 --out runs/demo/final_samples.png
+	@echo "samples: runs/demo/final_samples.png   training progress: runs/demo/progress.gif"
+
+test: install
+	GENZOO_DATA="$(DATA)" GENZOO_OFFLINE=1 $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs build dist src/*.egg-info

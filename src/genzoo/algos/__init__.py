@@ -1,0 +1,4 @@
+"""Algorithms: one training step of one model family, built from nets and losses."""
+from genzoo.algos.gan import GAN
+
+__all__ = ["GAN"]

@@ -1,0 +1,83 @@
+"""What every algo shares: devices, mixed precision, EMA and state for checkpoints."""
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import torch
+import torch.nn as nn
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:  # native bf16 on the CPU (AVX512-BF16 or AMX); emulated bf16 would be slower than fp32
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    if name == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    return name
+
+
+class Algo:
+    """Base class: subclasses fill ``self.nets`` and ``self.opts`` (name -> module / optimizer)."""
+
+    nets: dict[str, nn.Module]
+    opts: dict[str, torch.optim.Optimizer]
+
+    def __init__(self, device: torch.device, precision: str):
+        self.device, self.precision = device, precision
+        self.channels_last = False
+
+    def autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def to_input(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def finish_nets(self, channels_last: bool) -> None:
+        self.channels_last = channels_last
+        for m in self.nets.values():
+            m.to(self.device)
+            if channels_last:
+                m.to(memory_format=torch.channels_last)
+
+    def state_dict(self) -> dict:
+        return {"nets": {k: m.state_dict() for k, m in self.nets.items()},
+                "opts": {k: o.state_dict() for k, o in self.opts.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, m in self.nets.items():
+            m.load_state_dict(state["nets"][k])
+        for k, o in self.opts.items():
+            o.load_state_dict(state["opts"][k])
+
+
+class EMA:
+    """Exponential moving average of a network's weights, for sampling (Yazici et al. 2019)."""
+
+    def __init__(self, net: nn.Module, decay: float):
+        self.decay = decay
+        self.net = copy.deepcopy(net).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        for pe, p in zip(self.net.parameters(), net.parameters()):
+            pe.lerp_(p, 1.0 - self.decay)
+        for be, b in zip(self.net.buffers(), net.buffers()):
+            be.copy_(b)

@@ -1,0 +1,118 @@
+"""The GAN algorithm: one D step and one G step, for every objective in genzoo.losses.
+
+The stabilising tricks of the seeds are options here, not copies of the algo:
+one-sided label smoothing, label flipping, instance noise, WGAN weight clipping,
+the WGAN-GP penalty and an EMA of G for sampling.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from genzoo.algos.base import EMA, Algo
+from genzoo.losses import GAN_LOSSES, gradient_penalty
+
+
+class GAN(Algo):
+    def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                 loss: str = "nsgan", *, z_dim: int, device: torch.device, precision: str = "fp32",
+                 lsgan_abc: tuple[float, float, float] = (0.0, 1.0, 1.0), clip: float = 0.0, gp_weight: float = 0.0,
+                 label_smoothing: float = 0.0, label_flip: float = 0.0, instance_noise: float = 0.0,
+                 noise_anneal_steps: int = 1, ema: float = 0.0, channels_last: bool = False):
+        super().__init__(device, precision)
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"unknown GAN loss {loss}")
+        self.G, self.D, self.z_dim = G, D, z_dim
+        self.loss_name, self.loss = loss, GAN_LOSSES[loss]
+        self.a, self.b, self.c = lsgan_abc
+        self.clip, self.gp_weight = clip, gp_weight
+        self.smooth, self.flip = label_smoothing, label_flip
+        self.noise0, self.noise_steps, self.d_steps_done = instance_noise, max(1, noise_anneal_steps), 0
+        self.nets = {"G": G, "D": D}
+        self.opts = {"G": opt_g, "D": opt_d}
+        self.finish_nets(channels_last)
+        self.ema = EMA(G, ema) if ema > 0 else None
+        if self.ema:
+            self.nets["G_ema"] = self.ema.net
+
+    # -- noise ----------------------------------------------------------------------
+    def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, generator=generator).to(self.device)  # Gaussian z (SEEDS 000)
+
+    def _instance_noise(self, x: torch.Tensor) -> torch.Tensor:
+        """Gaussian noise on D's inputs, annealed linearly to 0 (Sønderby et al. 2017)."""
+        if not self.noise0:
+            return x
+        std = self.noise0 * max(0.0, 1.0 - self.d_steps_done / self.noise_steps)
+        return x + std * torch.randn_like(x) if std > 0 else x
+
+    def _d_loss(self, r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        if self.loss_name == "lsgan":
+            return self.loss.d(r, f, a=self.a, b=self.b - self.smooth)
+        if not self.loss.uses_targets:
+            return self.loss.d(r, f)
+        real_t = torch.full_like(r, 1.0 - self.smooth)          # one-sided: only the real target moves
+        fake_t = torch.zeros_like(f)
+        if self.flip:                                            # noisy labels (SEEDS 000)
+            real_t = torch.where(torch.rand_like(r) < self.flip, torch.zeros_like(r), real_t)
+            fake_t = torch.where(torch.rand_like(f) < self.flip, torch.ones_like(f), fake_t)
+        return self.loss.d(r, f, real_target=real_t, fake_target=fake_t)
+
+    # -- steps ----------------------------------------------------------------------
+    def d_step(self, batch: dict) -> dict:
+        real = self.to_input(batch["x"])
+        B = real.shape[0]
+        with torch.no_grad(), self.autocast():
+            fake = self.G(self.sample_z(B))
+        with self.autocast():
+            r = self.D(self._instance_noise(real)).float()
+            f = self.D(self._instance_noise(fake)).float()
+        loss = self._d_loss(r, f)
+        out = {}
+        if self.gp_weight:
+            with self.autocast():
+                gp, norms = gradient_penalty(self.D, real, fake.float())
+            loss = loss + self.gp_weight * gp.float()
+            out["gp"], out["gp_grad_norm"] = gp.item(), norms.mean().item()
+        self.opts["D"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts["D"].step()
+        if self.clip:  # Arjovsky et al. 2017, Alg. 1: clip after every critic update
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-self.clip, self.clip)
+        self.d_steps_done += 1
+        out.update(loss_d=loss.item(), d_real=self._d_out(r), d_fake=self._d_out(f))
+        if self.loss.critic:
+            out["wasserstein"] = (r.mean() - f.mean()).item()  # the critic's estimate of W(p_data, p_g)
+        return out
+
+    def _d_out(self, logits: torch.Tensor) -> float:
+        """Mean D output: a probability for log-losses, the raw score otherwise."""
+        if self.loss.uses_targets and self.loss_name != "lsgan":
+            return torch.sigmoid(logits).mean().item()
+        return logits.mean().item()
+
+    def g_step(self, batch: dict) -> dict:
+        B = batch["x"].shape[0]
+        with self.autocast():
+            f = self.D(self.G(self.sample_z(B))).float()
+        loss = self.loss.g(f, c=self.c) if self.loss_name == "lsgan" else self.loss.g(f)
+        self.opts["G"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts["G"].step()
+        if self.ema:
+            self.ema.update(self.G)
+        return {"loss_g": loss.item()}
+
+    # -- sampling -------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) in eval mode (EMA weights when enabled); leaves training state untouched."""
+        net = self.ema.net if self.ema else self.G
+        was_training = net.training
+        net.eval()
+        with self.autocast():
+            x = net(z.to(self.device))
+        net.train(was_training)
+        return x.float()

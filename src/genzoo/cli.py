@@ -1,0 +1,174 @@
+"""The genzoo command line. Strings become objects here; user errors become one line and exit code 2."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+EXIT_USER = 2
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a recipe and write a run directory",
+                       description="Train a model from a recipe. Writes config.yaml, log.jsonl, samples/, "
+                                   "checkpoints/ and progress.gif into the run directory.",
+                       epilog="examples:\n  genzoo train dcgan --dataset mnist --data-root ../shared/data --steps 3000\n"
+                              "  genzoo train dcgan --set model.z_dim=10 --set train.sample_every=100\n"
+                              "  genzoo train --resume runs/dcgan-mnist --steps 5000",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", nargs="?", help="recipe name (see `genzoo list`); omit with --resume")
+    p.add_argument("--dataset", help="dataset spec: embedded (default), mnist, fashion-mnist, folder:PATH, toy:ring8, ...")
+    p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
+    p.add_argument("--steps", type=int, help="number of generator steps (total, also when resuming)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--out", help="run directory (default: runs/RECIPE-DATASET)")
+    p.add_argument("--seed", type=int, help="seed for initialisation, noise and data order")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="auto uses bf16 autocast where the CPU/GPU supports it natively")
+    p.add_argument("--strict", action="store_true", help="folder datasets: fail on unreadable images instead of skipping")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field, e.g. --set model.z_dim=10 (repeatable)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its latest checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="generate images from a trained run",
+                       description="Generate N samples from a run's latest checkpoint and write a PNG grid "
+                                   "(default RUN_DIR/samples.png) or an .npz of uint8 images (N, H, W, C).")
+    p.add_argument("run_dir")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--out", help="PNG file for the grid")
+    g.add_argument("--npz", help="write the samples to this .npz (key 'images') instead of a grid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from genzoo import __version__
+
+    ap = argparse.ArgumentParser(prog="genzoo", description="Classic generative models of images: train, "
+                                 "sample, evaluate. Run `genzoo COMMAND --help` for details.")
+    ap.add_argument("--version", action="version", version=f"genzoo {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(sub)
+    _add_sample(sub)
+    sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
+    return ap
+
+
+def cmd_train(args) -> int:
+    from genzoo.config import load_config_file, load_recipe
+    from genzoo.errors import GenzooError
+    from genzoo.train import train
+
+    if args.resume:
+        run = Path(args.resume)
+        cfg = load_config_file(run / "config.yaml")
+        if args.recipe and args.recipe != cfg.recipe:
+            raise GenzooError(f"{run} is a '{cfg.recipe}' run; drop the recipe name when resuming")
+        fixed = [n for n in ("dataset", "data_root", "batch_size", "seed", "out") if getattr(args, n) is not None]
+        if fixed or args.overrides:
+            raise GenzooError("when resuming only --steps, --precision and --quiet may change; "
+                              f"got {', '.join(fixed + ['--set'] * bool(args.overrides))}")
+    else:
+        if not args.recipe:
+            raise GenzooError("name a recipe (see `genzoo list`) or pass --resume RUN_DIR")
+        cfg = load_recipe(args.recipe)
+        for field, value in (("data.dataset", args.dataset), ("data.root", args.data_root),
+                             ("train.batch_size", args.batch_size), ("train.seed", args.seed),
+                             ("data.strict", True if args.strict else None)):
+            if value is not None:
+                cfg.set(field, value)
+        cfg.apply_overrides(args.overrides)
+        from genzoo.data import parse_spec
+        parse_spec(cfg.data.dataset)  # fail before creating the run directory
+        run = Path(args.out or f"runs/{cfg.recipe}-{cfg.data.dataset.replace(':', '-').replace('/', '_')}")
+    if args.steps is not None:
+        cfg.set("train.steps", args.steps)
+    if args.precision is not None:
+        cfg.set("train.precision", args.precision)
+    if args.resume:
+        (run / "config.yaml").write_text(cfg.to_yaml())
+    train(cfg, run, resume=bool(args.resume), progress=not args.quiet)
+    print(f"run: {run}   samples: {run / 'samples'}   progress: {run / 'progress.gif'}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+    import torch
+
+    from genzoo import images
+    from genzoo.data import to_uint8
+    from genzoo.errors import GenzooError
+    from genzoo.run import open_run
+
+    if args.n < 1:
+        raise GenzooError("--n must be at least 1")
+    cfg, algo, meta = open_run(Path(args.run_dir))
+    z = algo.sample_z(args.n, torch.Generator().manual_seed(args.seed))
+    x = torch.cat([algo.generate(zc) for zc in z.split(500)])
+    if len(x.shape) != 4:
+        pts = x.cpu().numpy()
+        out = Path(args.npz or args.out or Path(args.run_dir) / "samples.png")
+        if args.npz:
+            np.savez(out, points=pts)
+        else:
+            centers = meta.get("config", {})
+            images.scatter_png(pts, out, title=f"{cfg.recipe} step {meta['step']}")
+        print(f"wrote {args.n} samples to {out}")
+        return 0
+    u8 = to_uint8(x)
+    if args.npz:
+        np.savez(args.npz, images=u8.permute(0, 2, 3, 1).cpu().numpy())  # (N, H, W, C)
+        out = args.npz
+    else:
+        out = Path(args.out or Path(args.run_dir) / "samples.png")
+        images.save_png(out, images.make_grid(u8), scale=2 if u8.shape[-1] <= 32 else 1)
+    print(f"wrote {args.n} samples from step {meta['step']} to {out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from genzoo.config import list_recipes
+    from genzoo.data import DATASET_HELP
+
+    print("recipes:")
+    for name, desc in list_recipes().items():
+        print(f"  {name:<16} {desc}")
+    print("datasets:")
+    for spec, desc in DATASET_HELP.items():
+        print(f"  {spec:<16} {desc}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from genzoo.errors import GenzooError
+    from genzoo.train import Interrupted
+
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"genzoo: warning: {msg}\n"
+    try:
+        return COMMANDS[args.command](args)
+    except Interrupted as e:
+        print(f"genzoo: {e}", file=sys.stderr)
+        return 130
+    except GenzooError as e:
+        print(f"genzoo: error: {e}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("genzoo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

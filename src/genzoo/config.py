@@ -1,0 +1,216 @@
+"""Typed run configuration: recipe YAML in, resolved YAML out, unknown keys rejected.
+
+A config has fixed sections (data, model, loss, optim, train). Keys are addressed as
+``section.field`` (``train.steps``); a bare field name is accepted when it is unique
+across sections (``--set z_dim=10``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genzoo.errors import GenzooError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "embedded"        # dataset spec: mnist, fashion-mnist, embedded, folder:PATH, toy:ring8 ...
+    root: str | None = None          # local copy of the files (--data-root); else $GENZOO_DATA, cache, download
+    image_size: int | None = None    # resize images to this size; None keeps the native size
+    channels: int | None = None      # 1 or 3; None keeps the dataset's own
+    strict: bool = False             # folder datasets: reject unreadable files instead of skipping them
+    toy_samples: int = 100_000       # toy mixtures: size of the in-memory training set
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "auto"               # auto (dcgan for images, mlp for 2-D points), dcgan, mlp
+    z_dim: int = 100
+    g_width: int = 64                # base channel count (dcgan) or hidden units (mlp)
+    d_width: int = 64
+    mlp_layers: int = 2              # hidden layers of the MLP nets
+    d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
+
+
+@dataclass
+class LossConfig:
+    name: str = "nsgan"              # minimax, nsgan, lsgan, wgan, wgan-gp, hinge
+    lsgan_a: float = 0.0             # LSGAN label for fake (Mao et al. 2017, Eq. 2)
+    lsgan_b: float = 1.0             # LSGAN label for real
+    lsgan_c: float = 1.0             # value G wants D to believe for fake
+    clip: float = 0.01               # WGAN weight clipping c (Arjovsky et al. 2017, Alg. 1)
+    gp_weight: float = 10.0          # WGAN-GP lambda (Gulrajani et al. 2017, Alg. 1)
+    label_smoothing: float = 0.0     # one-sided: real target 1 - s (Salimans et al. 2016)
+    label_flip: float = 0.0          # probability of swapping real/fake targets in D's step
+    instance_noise: float = 0.0      # std of Gaussian noise added to D's inputs (annealed to 0)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"               # adam or rmsprop
+    lr_g: float = 2e-4               # DCGAN: Radford et al. 2016, Sec. 4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema: float = 0.0                 # decay of the EMA of G's weights used for sampling; 0 = off
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 3000                # generator steps
+    batch_size: int = 64
+    n_critic: int = 1                # D steps per G step (Goodfellow et al. 2014, Alg. 1: k)
+    seed: int = 0
+    precision: str = "auto"          # auto (bf16 where the CPU supports it), fp32, bf16
+    device: str = "auto"             # auto, cpu, cuda
+    log_every: int = 10
+    sample_every: int = 250
+    ckpt_every: int = 1000
+    keep_ckpts: int = 3              # how many periodic checkpoints to keep (0 = all)
+    n_grid: int = 64                 # fixed-noise samples rendered in each grid
+
+
+@dataclass
+class Config:
+    recipe: str = "dcgan"
+    family: str = "gan"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # --- conversion -------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "Config":
+        if not isinstance(d, dict):
+            raise GenzooError(f"{source}: expected a mapping at the top level")
+        cfg = cls()
+        for key, value in d.items():
+            if key in _SECTIONS:
+                if not isinstance(value, dict):
+                    raise GenzooError(f"{source}: '{key}' must be a mapping of fields")
+                for sub, v in value.items():
+                    cfg.set(f"{key}.{sub}", v, source=source)
+            else:
+                cfg.set(key, value, source=source)
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # --- overrides ---------------------------------------------------------------
+    def set(self, key: str, value: Any, source: str = "--set") -> None:
+        section, name = _resolve_key(key, source)
+        target = getattr(self, section) if section else self
+        ftype = {f.name: f.type for f in fields(target)}[name]
+        setattr(target, name, _coerce(value, ftype, key, source))
+
+    def apply_overrides(self, items: list[str]) -> None:
+        for item in items:
+            if "=" not in item:
+                raise GenzooError(f"--set expects key=value, got '{item}'")
+            key, raw = item.split("=", 1)
+            self.set(key.strip(), yaml.safe_load(raw) if raw.strip() else None)
+
+
+_SECTIONS = ("data", "model", "loss", "optim", "train")
+_TOP = ("recipe", "family", "description")
+
+
+def valid_keys() -> list[str]:
+    keys = list(_TOP)
+    proto = Config()
+    for s in _SECTIONS:
+        keys += [f"{s}.{f.name}" for f in fields(getattr(proto, s))]
+    return keys
+
+
+def _resolve_key(key: str, source: str) -> tuple[str | None, str]:
+    if key in _TOP:
+        return None, key
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section in _SECTIONS and name in {f.name for f in fields(getattr(Config(), section))}:
+            return section, name
+    else:
+        owners = [s for s in _SECTIONS if key in {f.name for f in fields(getattr(Config(), s))}]
+        if len(owners) == 1:
+            return owners[0], key
+        if len(owners) > 1:
+            raise GenzooError(f"{source}: '{key}' is ambiguous; use one of "
+                              + ", ".join(f"{o}.{key}" for o in owners))
+    raise GenzooError(f"{source}: unknown config key '{key}'; valid keys: " + ", ".join(valid_keys()))
+
+
+def _coerce(value: Any, ftype: str, key: str, source: str) -> Any:
+    """Check a YAML value against the dataclass field's annotation (stored as a string)."""
+    optional = "None" in ftype
+    if value is None:
+        if optional:
+            return None
+        raise GenzooError(f"{source}: '{key}' cannot be empty")
+    base = ftype.replace("| None", "").strip()
+    try:
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if base == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if base == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if base == "str":
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+    except (ValueError, TypeError):
+        raise GenzooError(f"{source}: '{key}' expects {base}, got {value!r}") from None
+    return value
+
+
+# --- recipes -------------------------------------------------------------------------
+def _recipe_dir():
+    return resources.files("genzoo") / "recipes"
+
+
+def list_recipes() -> dict[str, str]:
+    """Recipe name -> one-line description."""
+    out = {}
+    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".yaml"):
+            d = yaml.safe_load(entry.read_text()) or {}
+            out[entry.name[:-5]] = str(d.get("description", "")).strip().splitlines()[0] if d.get("description") else ""
+    return out
+
+
+def load_recipe(name: str) -> Config:
+    path = _recipe_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise GenzooError(f"unknown recipe '{name}'; valid recipes: " + ", ".join(list_recipes()))
+    cfg = Config.from_dict(yaml.safe_load(path.read_text()) or {}, source=f"recipe {name}")
+    cfg.recipe = name
+    return cfg
+
+
+def load_config_file(path: Path) -> Config:
+    try:
+        d = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise GenzooError(f"{path}: not found; is this a genzoo run directory?") from None
+    except yaml.YAMLError as e:
+        raise GenzooError(f"{path}: not valid YAML ({e.__class__.__name__})") from None
+    return Config.from_dict(d or {}, source=str(path))

@@ -1,0 +1,177 @@
+"""Datasets as in-memory tensors, named by spec strings.
+
+Specs: ``embedded`` (default; a 10k MNIST subset shipped with genzoo), ``mnist``,
+``fashion-mnist``, ``folder:PATH``, ``toy:ring8``, ``toy:grid25``, ``toy:spiral``.
+Images are held as uint8 (N, C, H, W) and turned into floats in [-1, 1] per batch, by
+indexing; there are no per-sample Python transforms in the training loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genzoo.data.folder import load_folder
+from genzoo.data.idx import read_idx
+from genzoo.data.mnist import CLASS_NAMES, SOURCES, load_idx_dataset
+from genzoo.data.toy import TOY_NAMES, mode_centers, mode_std, sample_toy
+from genzoo.errors import GenzooError
+
+DATASET_HELP = {
+    "embedded": "10,000 MNIST training digits (and 2,000 test digits) shipped inside genzoo; no download",
+    "mnist": "MNIST 28x28 digits, 60k train / 10k test (IDX files; --data-root, $GENZOO_DATA or download)",
+    "fashion-mnist": "Fashion-MNIST 28x28 clothes, 60k/10k (IDX; also Debian's /usr/share/datasets/fashion-mnist)",
+    "folder:PATH": "any folder of PNG/JPEG images; one subfolder per class gives labels; train/ and test/ pick splits",
+    "toy:ring8": "8 Gaussians on a circle of radius 1, std 0.01 (2-D points)",
+    "toy:grid25": "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (2-D points; PacGAN)",
+    "toy:spiral": "a noisy two-turn spiral (2-D points)",
+}
+
+# The embedded set's files; built from the official MNIST by benchmarks/../scripts (see README).
+EMBEDDED_FILES = {
+    "train": ("mnist-train10k-images-idx3-ubyte.gz", "mnist-train10k-labels-idx1-ubyte.gz"),
+    "test": ("mnist-test2k-images-idx3-ubyte.gz", "mnist-test2k-labels-idx1-ubyte.gz"),
+}
+
+
+@dataclass
+class Dataset:
+    """A dataset in memory. ``x`` is uint8 (N, C, H, W) for images, float32 (N, D) for points."""
+
+    name: str
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    class_names: list[str] | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dtype == torch.uint8
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 0
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{'x': floats for the networks (images in [-1, 1], points as they are), 'y': labels if any}."""
+        x = self.x[idx]
+        out = {"x": to_float(x) if self.is_image else x}
+        if self.y is not None:
+            out["y"] = self.y[idx]
+        return out
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255] (clamped, rounded)."""
+    return x.detach().float().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def convert_images(x: torch.Tensor, size: int | None, channels: int | None) -> torch.Tensor:
+    """Resize (antialiased bilinear) and convert channels once, at load time. x: uint8 (N, C, H, W)."""
+    if channels is not None and channels != x.shape[1]:
+        if channels == 3 and x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1).contiguous()
+        elif channels == 1 and x.shape[1] == 3:  # ITU-R 601-2 luma
+            w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise GenzooError(f"cannot convert {x.shape[1]} channels to {channels}; use 1 or 3")
+    if size is not None and size != x.shape[-1]:
+        out = []
+        for chunk in x.split(4096):
+            y = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            out.append(y.round().clamp(0, 255).to(torch.uint8))
+        x = torch.cat(out)
+    return x
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """'folder:PATH' -> ('folder', 'PATH'); 'mnist' -> ('mnist', None)."""
+    if not isinstance(spec, str) or not spec:
+        raise GenzooError("empty dataset spec; valid specs: " + ", ".join(DATASET_HELP))
+    kind, _, arg = spec.partition(":")
+    kind = kind.lower()
+    if kind in ("embedded", *SOURCES) and not arg:
+        return kind, None
+    if kind == "folder" and arg:
+        return kind, arg
+    if kind == "toy" and arg in TOY_NAMES:
+        return kind, arg
+    raise GenzooError(f"unknown dataset '{spec}'; valid specs: " + ", ".join(DATASET_HELP))
+
+
+def load_dataset(spec: str, split: str = "train", root: str | None = None, image_size: int | None = None,
+                 channels: int | None = None, strict: bool = False, toy_samples: int = 100_000) -> Dataset:
+    kind, arg = parse_spec(spec)
+    if split not in ("train", "test"):
+        raise GenzooError(f"unknown split '{split}'; use train or test")
+    if kind == "toy":
+        g = torch.Generator().manual_seed(1234 if split == "train" else 4321)  # fixed: same data in every run
+        centers = mode_centers(arg)
+        meta = {"toy": arg, "std": mode_std(arg)}
+        if centers is not None:
+            meta["centers"] = centers
+        return Dataset(spec, sample_toy(arg, toy_samples, g), meta=meta)
+    if kind == "embedded":
+        base = resources.files("genzoo") / "data" / "embedded"
+        img_name, lab_name = EMBEDDED_FILES[split]
+        with resources.as_file(base / img_name) as ip, resources.as_file(base / lab_name) as lp:
+            images, labels = read_idx(ip), read_idx(lp).astype(np.int64)
+        names = CLASS_NAMES["mnist"]
+    elif kind in SOURCES:
+        images, labels = load_idx_dataset(kind, split, root)
+        names = CLASS_NAMES[kind]
+    else:
+        images, labels, names = load_folder(arg, split, image_size, channels, strict)
+    x = torch.from_numpy(np.array(images, copy=True))
+    if x.ndim == 3:
+        x = x.unsqueeze(1)  # (N, 1, H, W)
+    x = convert_images(x, image_size, channels)
+    y = torch.from_numpy(np.asarray(labels)) if labels is not None else None
+    return Dataset(spec, x, y, names)
+
+
+class BatchSampler:
+    """Shuffled epochs of indices from its own generator, so a resumed run sees the same batches."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n < batch_size:
+            raise GenzooError(f"dataset has {n} samples, fewer than the batch size {batch_size}")
+        self.n, self.batch_size = n, batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self.epoch_state = self.gen.get_state()
+        self.perm = torch.randperm(self.n, generator=self.gen)
+        self.pos = 0
+
+    def next(self) -> torch.Tensor:
+        if self.pos + self.batch_size > self.n:  # drop the ragged tail
+            self._new_epoch()
+        idx = self.perm[self.pos: self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def state_dict(self) -> dict:
+        return {"epoch_state": self.epoch_state, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["epoch_state"])
+        self._new_epoch()
+        self.pos = int(state["pos"])

@@ -1,0 +1,18 @@
+"""Regularisers of the discriminator that need the network, not just its logits."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on x_hat = eps*x + (1-eps)*G(z), one eps per sample
+    (Gulrajani et al. 2017, Alg. 1). Returns (penalty, per-sample gradient norms)."""
+    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)  # (B, ...)
+    out = critic(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return (norms - 1).pow(2).mean(), norms

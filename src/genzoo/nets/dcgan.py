@@ -1,0 +1,76 @@
+"""DCGAN generator and discriminator (Radford et al. 2016, arXiv:1511.06434).
+
+The DCGAN rules (SEEDS 001): strided convolutions in D, fractionally strided (transposed)
+convolutions in G, batch norm in both (not on G's output or D's input), no fully connected
+hidden layers, ReLU in G with tanh at the output, LeakyReLU(0.2) in D.
+
+Sizes: 28 (7 -> 14 -> 28), 32 (4 -> 8 -> 16 -> 32) and 64 (4 -> ... -> 64).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from genzoo.nets.init import dcgan_init
+
+_BASE = {28: (7, 2), 32: (4, 3), 64: (4, 4)}  # image size -> (starting spatial size, number of doublings)
+
+
+def _plan(size: int) -> tuple[int, int]:
+    if size not in _BASE:
+        raise ValueError(f"DCGAN nets support image sizes {sorted(_BASE)}, got {size}")
+    return _BASE[size]
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64, cond_dim: int = 0):
+        super().__init__()
+        s0, n_up = _plan(size)
+        self.z_dim, self.cond_dim, self.out_shape = z_dim, cond_dim, (channels, size, size)
+        ch = width * 2 ** (n_up - 1)
+        layers: list[nn.Module] = [  # project z to (ch, s0, s0) with a transposed conv: no FC layer
+            nn.ConvTranspose2d(z_dim + cond_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(n_up - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if cond is not None:
+            z = torch.cat([z, cond], 1)  # (B, z_dim + cond_dim)
+        assert z.shape[1] == self.z_dim + self.cond_dim, z.shape
+        x = self.net(z[:, :, None, None])  # (B, Z, 1, 1) -> (B, C, H, W)
+        return x
+
+
+class DCGANDiscriminator(nn.Module):
+    """Returns a feature vector via ``features`` and one logit per image via ``forward``."""
+
+    def __init__(self, channels: int = 1, size: int = 28, width: int = 64, dropout: float = 0.0, cond_dim: int = 0):
+        super().__init__()
+        s0, n_down = _plan(size)
+        self.in_shape, self.cond_dim = (channels, size, size), cond_dim
+        ch = width
+        layers: list[nn.Module] = [nn.Conv2d(channels + cond_dim, ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        if dropout:
+            layers.append(nn.Dropout2d(dropout))
+        for _ in range(n_down - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            if dropout:
+                layers.append(nn.Dropout2d(dropout))
+            ch *= 2
+        self.body = nn.Sequential(*layers)
+        self.feature_dim = ch * s0 * s0
+        self.head = nn.Conv2d(ch, 1, s0, 1, 0)  # the whole s0 x s0 map -> one logit, no FC hidden layer
+        dcgan_init(self)
+
+    def features(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        assert tuple(x.shape[1:]) == self.in_shape, (x.shape, self.in_shape)
+        if cond is not None:  # label maps broadcast over the image (Mirza & Osindero 2014)
+            x = torch.cat([x, cond[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)  # (B, C + K, H, W)
+        return self.body(x)  # (B, ch, s0, s0)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x, cond)).flatten()  # (B,)
