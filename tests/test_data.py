@@ -1,0 +1,177 @@
+import gzip
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genzoo.data import BatchSampler, load_dataset, parse_spec, to_float, to_uint8
+from genzoo.data.idx import parse_idx, read_idx, write_idx
+from genzoo.data.mnist import SOURCES
+from genzoo.data.toy import mode_centers
+from genzoo.errors import GenzooError
+
+
+# -- IDX ----------------------------------------------------------------------------------
+def _idx_bytes(arr: np.ndarray) -> bytes:
+    return bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape) + arr.tobytes()
+
+
+def test_idx_parses_hand_made_header():
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    out = parse_idx(_idx_bytes(arr))
+    assert out.shape == (2, 3, 4) and (out == arr).all()
+
+
+@pytest.mark.parametrize("cut", [1, 100, 2000])
+def test_idx_truncated_is_refused(cut):
+    data = _idx_bytes(np.zeros((10, 28, 28), np.uint8))
+    with pytest.raises(GenzooError, match="truncated"):
+        parse_idx(data[:-cut])
+
+
+def test_idx_bad_magic_and_trailing_bytes():
+    data = bytearray(_idx_bytes(np.zeros((4, 4), np.uint8)))
+    with pytest.raises(GenzooError, match="trailing"):
+        parse_idx(bytes(data) + b"\x00")
+    data[0] = 7
+    with pytest.raises(GenzooError, match="magic"):
+        parse_idx(bytes(data))
+
+
+def test_idx_gzip_roundtrip_and_truncated_gzip(tmp_path):
+    arr = np.random.default_rng(0).integers(0, 255, (50, 28, 28), dtype=np.uint8)
+    p = tmp_path / "x-idx3-ubyte.gz"
+    write_idx(p, arr)
+    assert (read_idx(p) == arr).all()
+    p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])
+    with pytest.raises(GenzooError, match="corrupt or truncated gzip"):
+        read_idx(p)
+
+
+def test_mnist_checksum_mismatch_is_refused(tmp_path, data_root):
+    """A well-formed but wrong file under an official name must not load silently."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for f in (data_root / "mnist").iterdir():
+        shutil.copy(f, folder / f.name)
+    arr = read_idx(folder / "t10k-labels-idx1-ubyte.gz").copy()
+    arr[0] = (arr[0] + 1) % 10
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", arr)
+    with pytest.raises(GenzooError, match="checksum mismatch"):
+        load_dataset("mnist", "test", root=str(tmp_path))
+
+
+def test_mnist_and_fashion_from_local_copy(data_root):
+    tr = load_dataset("mnist", "train", root=str(data_root))
+    te = load_dataset("fashion-mnist", "test", root=str(data_root))
+    assert tr.x.shape == (60000, 1, 28, 28) and tr.x.dtype == torch.uint8
+    assert te.x.shape == (10000, 1, 28, 28) and te.num_classes == 10
+    # MNIST's training label counts are well known: 5923 zeros, 6742 ones
+    counts = torch.bincount(tr.y)
+    assert counts[0] == 5923 and counts[1] == 6742
+
+
+def test_missing_dataset_offline_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(GenzooError, match=r"put train-images-idx3-ubyte\.gz.*--data-root"):
+        load_dataset("mnist")
+
+
+def test_embedded_is_the_first_mnist_images(data_root):
+    emb = load_dataset("embedded")
+    full = load_dataset("mnist", root=str(data_root))
+    assert emb.x.shape == (10000, 1, 28, 28)
+    assert torch.equal(emb.x, full.x[:10000]) and torch.equal(emb.y, full.y[:10000])
+    assert load_dataset("embedded", "test").x.shape == (2000, 1, 28, 28)
+
+
+def test_resize_and_channels():
+    emb = load_dataset("embedded", "test", image_size=32, channels=3)
+    assert emb.x.shape == (2000, 3, 32, 32) and emb.x.dtype == torch.uint8
+    assert torch.equal(emb.x[:, 0], emb.x[:, 2])  # gray replicated
+
+
+def test_uint8_float_roundtrip():
+    x = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
+    f = to_float(x)
+    assert f.min() == -1 and f.max() == 1
+    assert torch.equal(to_uint8(f), x)
+
+
+@pytest.mark.parametrize("spec", ["mnits", "toy:ring9", "folder:", "", "cifar10"])
+def test_bad_spec(spec):
+    with pytest.raises(GenzooError, match="valid specs"):
+        parse_spec(spec)
+
+
+# -- folders --------------------------------------------------------------------------
+def _make_folder(root, n_per_class=3, bad=True):
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i in range(n_per_class):
+            Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(root / cls / f"{i}.png")
+    if bad:
+        (root / "dog" / "broken.jpg").write_bytes(b"this is not a jpeg")
+
+
+def test_folder_with_bad_image_warns_and_skips(tmp_path):
+    _make_folder(tmp_path)
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        ds = load_dataset(f"folder:{tmp_path}", image_size=16, channels=1)
+    assert ds.x.shape == (6, 1, 16, 16)
+    assert ds.class_names == ["cat", "dog"] and ds.y.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_folder_strict_rejects_bad_image(tmp_path):
+    _make_folder(tmp_path)
+    with pytest.raises(GenzooError, match="broken.jpg"):
+        load_dataset(f"folder:{tmp_path}", strict=True)
+
+
+def test_folder_unlabelled_keeps_native_size(tmp_path):
+    for i in range(3):
+        Image.fromarray(np.full((12, 12), i * 50, np.uint8)).save(tmp_path / f"{i}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.x.shape == (3, 1, 12, 12) and ds.y is None
+    assert ds.x[2].unique().tolist() == [100]
+
+
+def test_folder_cifar10_test_split(cifar_test):
+    ds = load_dataset(f"folder:{cifar_test}", "test")
+    assert ds.x.shape == (10000, 3, 32, 32)
+    assert ds.class_names[0] == "airplane" and torch.bincount(ds.y).tolist() == [1000] * 10
+
+
+# -- toy mixtures --------------------------------------------------------------------------
+@pytest.mark.parametrize("name,n_modes,std", [("ring8", 8, 0.01), ("grid25", 25, 0.05)])
+def test_toy_statistics(name, n_modes, std):
+    ds = load_dataset(f"toy:{name}", toy_samples=50_000)
+    centers = mode_centers(name)
+    assert len(centers) == n_modes
+    d = torch.cdist(ds.x, centers)
+    nearest = d.argmin(1)
+    freq = torch.bincount(nearest, minlength=n_modes).float() / len(ds)
+    assert (freq - 1 / n_modes).abs().max() < 0.01
+    resid = ds.x - centers[nearest]
+    assert resid.mean(0).abs().max() < 3 * std / 50  # unbiased around each mode
+    assert abs(resid.std().item() - std) / std < 0.03
+    if name == "ring8":
+        assert torch.allclose(centers.norm(dim=1), torch.ones(8))
+
+
+def test_batch_sampler_resumes_same_order():
+    a = BatchSampler(100, 32, seed=3)
+    for _ in range(5):
+        a.next()
+    state = a.state_dict()
+    expected = [a.next() for _ in range(7)]
+    b = BatchSampler(100, 32, seed=99)
+    b.load_state_dict(state)
+    assert all(torch.equal(x, y) for x, y in zip(expected, [b.next() for _ in range(7)]))

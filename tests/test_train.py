@@ -1,0 +1,73 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from genzoo import checkpoint
+from genzoo.config import load_recipe
+from genzoo.train import train
+
+TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=32", "train.precision=fp32",
+        "train.sample_every=50", "train.ckpt_every=50", "train.keep_ckpts=0"]
+
+
+def _cfg(steps, extra=()):
+    cfg = load_recipe("dcgan")
+    cfg.apply_overrides(TINY + list(extra))
+    cfg.set("train.steps", steps)
+    return cfg
+
+
+def _final_tensors(run):
+    from safetensors.torch import load_file
+    return load_file(str(checkpoint.latest(run / "checkpoints").with_suffix(".safetensors")))
+
+
+def test_resume_equals_straight_run(tmp_path):
+    train(_cfg(200), tmp_path / "straight", progress=False)
+    train(_cfg(100), tmp_path / "split", progress=False)
+    train(_cfg(200), tmp_path / "split", resume=True, progress=False)
+    a, b = _final_tensors(tmp_path / "straight"), _final_tensors(tmp_path / "split")
+    assert a.keys() == b.keys()
+    weights = [k for k in a if k.startswith("algo.nets")]
+    assert len(weights) > 10
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    logs = [json.loads(ln) for ln in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == list(range(10, 201, 10))
+
+
+def test_run_directory_contents(tmp_path):
+    run = train(_cfg(50, ["train.log_every=5"]), tmp_path / "r", progress=False)
+    assert (run / "config.yaml").is_file() and (run / "progress.gif").is_file()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000001.png", "step_000050.png"]
+    rec = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert {"step", "loss_d", "loss_g", "d_real", "d_fake", "img_per_s"} <= rec.keys()
+    assert 0 < rec["d_real"] < 1 and 0 < rec["d_fake"] < 1
+
+
+def test_sigterm_saves_checkpoint_and_resume_continues(tmp_path):
+    run = tmp_path / "sig"
+    cmd = [sys.executable, "-m", "genzoo", "train", "dcgan", "--steps", "100000", "--out", str(run), "--quiet"]
+    cmd += [a for kv in TINY for a in ("--set", kv)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        log = run / "log.jsonl"
+        if log.exists() and len(log.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and "--resume" in err
+    step = json.loads(checkpoint.latest(run / "checkpoints").read_text())["step"]
+    assert step >= 20
+    out = subprocess.run([sys.executable, "-m", "genzoo", "train", "--resume", str(run), "--steps", str(step + 3),
+                          "--quiet"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(checkpoint.latest(run / "checkpoints").read_text())["step"] == step + 3
