@@ -64,8 +64,8 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
         D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout)
         return G, D, True
     if arch == "mlp":
-        G = MLPGenerator(m.z_dim, shape, m.g_width, m.mlp_layers, tanh=is_image)
-        D = MLPDiscriminator(shape, m.d_width, m.mlp_layers, dropout=m.d_dropout)
+        G = MLPGenerator(m.z_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image)
+        D = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout)
         return G, D, False
     raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")
 
@@ -81,7 +81,7 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
     opt_g = _make_optimizer(O.name, G.parameters(), O.lr_g, (O.beta1, O.beta2))
     opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
     return GAN(G, D, opt_g, opt_d, L.name, z_dim=cfg.model.z_dim, device=device,
-               precision=resolve_precision(T.precision, device),
+               precision=resolve_precision(T.precision, device, conv),
                lsgan_abc=(L.lsgan_a, L.lsgan_b, L.lsgan_c),
                clip=L.clip if L.name == "wgan" else 0.0,
                gp_weight=L.gp_weight if L.name == "wgan-gp" else 0.0,

@@ -31,8 +31,9 @@ class DataConfig:
 class ModelConfig:
     arch: str = "auto"               # auto (dcgan for images, mlp for 2-D points), dcgan, mlp
     z_dim: int = 100
-    g_width: int = 64                # base channel count (dcgan) or hidden units (mlp)
+    g_width: int = 64                # base channel count of the dcgan nets
     d_width: int = 64
+    mlp_hidden: int = 256            # hidden units of the MLP nets
     mlp_layers: int = 2              # hidden layers of the MLP nets
     d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
 
@@ -197,12 +198,22 @@ def list_recipes() -> dict[str, str]:
     return out
 
 
-def load_recipe(name: str) -> Config:
+def load_recipe(name: str, dataset: str | None = None) -> Config:
+    """A recipe's config. Its optional ``toy:`` block (settings for 2-D mixtures, such as a
+    larger batch) is applied when the dataset, given here or in the recipe, is a toy mixture."""
     path = _recipe_dir() / f"{name}.yaml"
     if not path.is_file():
         raise GenzooError(f"unknown recipe '{name}'; valid recipes: " + ", ".join(list_recipes()))
-    cfg = Config.from_dict(yaml.safe_load(path.read_text()) or {}, source=f"recipe {name}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    toy = raw.pop("toy", None) or {}
+    cfg = Config.from_dict(raw, source=f"recipe {name}")
     cfg.recipe = name
+    if dataset is not None:
+        cfg.set("data.dataset", dataset)
+    if cfg.data.dataset.startswith("toy:"):
+        for section, values in toy.items():
+            for key, value in values.items():
+                cfg.set(f"{section}.{key}", value, source=f"recipe {name} (toy)")
     return cfg
 
 

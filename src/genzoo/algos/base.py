@@ -23,9 +23,11 @@ def bf16_supported(device: torch.device) -> bool:
         return False
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
+def resolve_precision(name: str, device: torch.device, conv: bool = True) -> str:
+    """'auto' -> bf16 for conv nets where the hardware has native bf16. Small MLPs (toy data)
+    stay in fp32: there the casts cost more than the matmuls save (benchmarks/throughput.py)."""
     if name == "auto":
-        return "bf16" if bf16_supported(device) else "fp32"
+        return "bf16" if conv and bf16_supported(device) else "fp32"
     return name
 
 
