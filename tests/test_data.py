@@ -102,7 +102,7 @@ def test_uint8_float_roundtrip():
     assert torch.equal(to_uint8(f), x)
 
 
-@pytest.mark.parametrize("spec", ["mnits", "toy:ring9", "folder:", "", "cifar10"])
+@pytest.mark.parametrize("spec", ["mnits", "toy:ring9", "folder:", "", "cifar100"])
 def test_bad_spec(spec):
     with pytest.raises(GenzooError, match="valid specs"):
         parse_spec(spec)

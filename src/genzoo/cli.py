@@ -47,13 +47,42 @@ def _add_sample(sub) -> None:
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="measure a trained run and write metrics.json",
-                       description="Generate from a run's latest checkpoint and measure it. Toy runs report "
-                                   "modes_captured, high_quality_fraction and reverse_kl on 2,500 samples "
-                                   "(VEEGAN/PacGAN protocol) and draw toy.png.")
-    p.add_argument("run_dir")
-    p.add_argument("--n", type=int, help="number of generated samples (toy default 2500)")
+    p = sub.add_parser("evaluate", help="measure a trained run (or real data) and write metrics.json",
+                       description="Generate from a run's latest checkpoint and measure it against the real test "
+                                   "split on the features of the dataset's evaluation classifier: fid[lenet-*], "
+                                   "kid[lenet-*] (100 subsets of 1,000), is[lenet-*], precision/recall (k=3), "
+                                   "density/coverage (k=5) and the class histogram (modes.png). "
+                                   "Toy runs report modes_captured, high_quality_fraction and reverse_kl on 2,500 "
+                                   "samples (VEEGAN/PacGAN protocol) and draw toy.png. "
+                                   "--real DATASET measures real train images against the test split: the floor "
+                                   "every model's numbers should be read against.",
+                       epilog="examples:\n  genzoo evaluate runs/dcgan-mnist --n 10000\n"
+                              "  genzoo evaluate --real mnist --data-root ../shared/data\n"
+                              "  genzoo evaluate runs/nsgan-toy-ring8",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", nargs="?")
+    p.add_argument("--real", metavar="DATASET", help="evaluate real train images of DATASET instead of a run")
+    p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
+    p.add_argument("--n", type=int, help="generated samples (default 10000; toy runs 2500)")
+    p.add_argument("--metrics", help="comma list from fid,kid,is,pr,dc,modes (default: all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="with --real: folder for metrics.json and modes.png")
+
+
+def _add_classifier(sub) -> None:
+    p = sub.add_parser("classifier", help="train the evaluation classifiers",
+                       description="Evaluation classifiers (a small LeNet-like CNN per dataset) give the features "
+                                   "for FID/KID/PR/DC and the labels for mode histograms. Weights for mnist (also "
+                                   "used for the embedded set) and fashion-mnist ship with genzoo; this command "
+                                   "reproduces them or trains new ones (cifar10, folder:PATH with class subfolders).")
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    t = csub.add_parser("train", help="train a classifier and report its test accuracy")
+    t.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10 or folder:PATH")
+    t.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
+    t.add_argument("--epochs", type=int, help="default: 4 (mnist), 12 (fashion-mnist), 25 (cifar10)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", help="weights file (default ~/.cache/genzoo/classifiers/lenet-KEY.safetensors)")
+    t.add_argument("--quiet", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_sample(sub)
     _add_evaluate(sub)
+    _add_classifier(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
     return ap
 
@@ -159,15 +189,41 @@ def cmd_list(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from genzoo.evaluate import evaluate_run, format_table
+    from genzoo.errors import GenzooError
+    from genzoo.evaluate import evaluate_real, evaluate_run, format_table
 
-    result = evaluate_run(Path(args.run_dir), n=args.n, seed=args.seed)
+    if bool(args.real) == bool(args.run_dir):
+        raise GenzooError("give either RUN_DIR or --real DATASET")
+    if args.real:
+        from genzoo.data import parse_spec
+        parse_spec(args.real)
+        out = Path(args.out) if args.out else None
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+        result = evaluate_real(args.real, args.data_root, args.n, args.metrics, out)
+        print(format_table(result))
+        if out:
+            print(f"wrote {out / 'metrics.json'}")
+        return 0
+    result = evaluate_run(Path(args.run_dir), n=args.n, seed=args.seed, metrics=args.metrics)
     print(format_table(result))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "list": cmd_list}
+def cmd_classifier(args) -> int:
+    from genzoo.classifier import train_classifier
+    from genzoo.data import parse_spec
+
+    parse_spec(args.dataset)
+    path, acc = train_classifier(args.dataset, args.data_root, args.epochs, args.seed,
+                                 Path(args.out) if args.out else None, progress=not args.quiet)
+    print(f"test accuracy {100 * acc:.2f}% on {args.dataset}; weights: {path}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
+            "list": cmd_list}
 
 
 def main(argv: list[str] | None = None) -> int:

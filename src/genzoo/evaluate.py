@@ -1,4 +1,11 @@
-"""``genzoo evaluate``: generate from a run, measure, write metrics.json and pictures."""
+"""``genzoo evaluate``: generate from a run (or take a real split), measure, write metrics.json.
+
+Image runs are measured on the features of the dataset's evaluation classifier (the metric
+names carry the extractor, e.g. ``fid[lenet-mnist]``, so they are never confused with Inception
+FID) against the real test split. Toy runs report mode coverage (VEEGAN/PacGAN protocol).
+Every number in metrics.json is stamped with its extractor, sample count, reference split and
+the genzoo version.
+"""
 from __future__ import annotations
 
 import io
@@ -10,31 +17,118 @@ import torch
 from genzoo import __version__
 from genzoo.algos.gan import GAN
 from genzoo.checkpoint import atomic_write_bytes
+from genzoo.data import load_dataset, to_uint8
 from genzoo.data.toy import mode_centers, mode_std
 from genzoo.errors import GenzooError
-from genzoo.metrics import toy_metrics
+from genzoo.metrics import (METRIC_NAMES, density_coverage, frechet_distance, gaussian_stats, inception_score, kid,
+                            mode_histogram, precision_recall, toy_metrics)
 from genzoo.run import open_run
 
 
-def evaluate_run(run: Path, n: int | None = None, seed: int = 0) -> dict:
+def parse_metrics(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return METRIC_NAMES
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in names if m not in METRIC_NAMES]
+    if bad:
+        raise GenzooError(f"unknown metric(s) {', '.join(bad)}; valid: {', '.join(METRIC_NAMES)}")
+    return names
+
+
+def image_metrics(fake, ref, stamp: dict, which: tuple[str, ...], out_dir: Path | None, title: str) -> dict:
+    """Compute the chosen metrics of fake vs ref features; every entry carries its stamp."""
+    ex = stamp["extractor"]
+    base = {"extractor": ex, "n": fake.n, "reference": stamp["reference"], "n_reference": stamp["n_reference"],
+            "genzoo_version": __version__}
+    out: dict[str, dict] = {}
+    if "fid" in which:
+        out[f"fid[{ex}]"] = {"value": frechet_distance(*gaussian_stats(fake.feats), *gaussian_stats(ref.feats)), **base}
+    if "kid" in which:
+        mean, std = kid(ref.feats, fake.feats)
+        out[f"kid[{ex}]"] = {"value": mean, "std": std, "subsets": 100,
+                             "subset_size": min(1000, fake.n, ref.n), **base}
+    if "is" in which:
+        mean, std = inception_score(fake.probs)
+        out[f"is[{ex}]"] = {"value": mean, "std": std, **base}
+    if "pr" in which:
+        p, r = precision_recall(ref.feats, fake.feats, k=3)
+        out["precision"] = {"value": p, "k": 3, **base}
+        out["recall"] = {"value": r, "k": 3, **base}
+    if "dc" in which:
+        d, c = density_coverage(ref.feats, fake.feats, k=5)
+        out["density"] = {"value": d, "k": 5, **base}
+        out["coverage"] = {"value": c, "k": 5, **base}
+    if "modes" in which:
+        h = mode_histogram(fake.probs.argmax(1), fake.probs.shape[1])
+        out["modes"] = {**h, "class_names": stamp["class_names"], **base}
+        if out_dir is not None:
+            from genzoo.metrics.modes import modes_png
+            modes_png(h["counts"], stamp["class_names"], out_dir / "modes.png", title)
+    return out
+
+
+def _resolve_n(n: int | None) -> int:
+    n = 10_000 if n is None else n
+    if n < 2:
+        raise GenzooError("--n must be at least 2")
+    return n
+
+
+def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | None = None) -> dict:
     cfg, algo, meta = open_run(run)
+    run = Path(run)
     spec = cfg.data.dataset
-    if not spec.startswith("toy:"):
-        raise GenzooError(f"{run}: image-run metrics (FID/KID on classifier features) are not available in this "
-                          "version of genzoo; toy runs are supported")
-    name = spec.split(":", 1)[1]
+    if spec.startswith("toy:"):
+        return _evaluate_toy(run, cfg, algo, meta, n or 2500, seed)
+    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.features import extract, reference
+
+    which = parse_metrics(metrics)
+    n = _resolve_n(n)
+    key = extractor_key(spec)
+    ref, stamp = reference(spec, key, n, cfg.data.root)
+    net = load_classifier(key)[0]
+    z = algo.sample_z(n, torch.Generator().manual_seed(seed))
+    fake_u8 = torch.cat([to_uint8(algo.generate(zc)).cpu() for zc in z.split(500)])  # quantised like saved images
+    fake = extract(net, fake_u8)
+    result = {"genzoo_version": __version__, "run": str(run), "recipe": cfg.recipe, "step": meta["step"],
+              "dataset": spec, "seed": seed,
+              "metrics": image_metrics(fake, ref, stamp, which, run, f"{cfg.recipe} step {meta['step']}: "
+                                                                     f"classes of {n} samples")}
+    atomic_write_bytes(run / "metrics.json", json.dumps(result, indent=1).encode())
+    return result
+
+
+def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metrics: str | None = None,
+                  out: Path | None = None) -> dict:
+    """The floor: a real train subset measured against the test split, exactly as a model would be."""
+    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.features import extract, reference, subset
+
+    which = parse_metrics(metrics)
+    n = _resolve_n(n)
+    key = extractor_key(spec)
+    ref, stamp = reference(spec, key, n, root)
+    train = load_dataset(spec, "train", root)
+    fake = extract(load_classifier(key)[0], subset(train, n, seed=1))
+    result = {"genzoo_version": __version__, "real": f"{spec}:train", "dataset": spec,
+              "metrics": image_metrics(fake, ref, stamp, which, out, f"real {spec} train: classes of {fake.n}")}
+    if out is not None:
+        atomic_write_bytes(Path(out) / "metrics.json", json.dumps(result, indent=1).encode())
+    return result
+
+
+def _evaluate_toy(run: Path, cfg, algo, meta, n: int, seed: int) -> dict:
+    name = cfg.data.dataset.split(":", 1)[1]
     centers = mode_centers(name)
     if centers is None:
-        raise GenzooError(f"{spec} has no discrete modes; mode metrics need toy:ring8 or toy:grid25")
-    n = n or 2500
-    z = algo.sample_z(n, torch.Generator().manual_seed(seed))
-    x = algo.generate(z).cpu()
-    metrics = toy_metrics(x, centers, mode_std(name))
-    result = {"genzoo_version": __version__, "run": str(run), "step": meta["step"], "dataset": spec,
-              "recipe": cfg.recipe, "seed": seed, "metrics": metrics}
-    atomic_write_bytes(Path(run) / "metrics.json", json.dumps(result, indent=1).encode())
+        raise GenzooError(f"{cfg.data.dataset} has no discrete modes; mode metrics need toy:ring8 or toy:grid25")
+    x = algo.generate(algo.sample_z(n, torch.Generator().manual_seed(seed))).cpu()
+    result = {"genzoo_version": __version__, "run": str(run), "step": meta["step"], "dataset": cfg.data.dataset,
+              "recipe": cfg.recipe, "seed": seed, "metrics": toy_metrics(x, centers, mode_std(name))}
+    atomic_write_bytes(run / "metrics.json", json.dumps(result, indent=1).encode())
     if isinstance(algo, GAN):
-        toy_figure(algo, x, centers, Path(run) / "toy.png", title=f"{cfg.recipe} on {spec}, step {meta['step']}")
+        toy_figure(algo, x, centers, run / "toy.png", title=f"{cfg.recipe} on {cfg.data.dataset}, step {meta['step']}")
     return result
 
 
@@ -57,7 +151,7 @@ def toy_figure(algo: GAN, samples: torch.Tensor, centers: torch.Tensor, path: Pa
     fig, ax = plt.subplots(figsize=(5, 4.4), dpi=90)
     im = ax.imshow(heat, extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu", alpha=0.75,
                    vmin=None if critic else 0, vmax=None if critic else 1)
-    fig.colorbar(im, ax=ax, label="D(x)" if not critic else "critic score")
+    fig.colorbar(im, ax=ax, label="critic score" if critic else "D(x)")
     s = samples.numpy()
     ax.scatter(s[:, 0], s[:, 1], s=2, c="k", alpha=0.4, label="generated")
     ax.scatter(centers[:, 0], centers[:, 1], s=70, marker="x", c="gold", linewidths=2, label="true modes")
@@ -72,11 +166,17 @@ def toy_figure(algo: GAN, samples: torch.Tensor, centers: torch.Tensor, path: Pa
 
 
 def format_table(result: dict) -> str:
-    rows = [(k, v) for k, v in result["metrics"].items()]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{result['recipe']} on {result['dataset']} at step {result['step']}"]
-    for k, v in rows:
-        lines.append(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    head = (f"{result.get('recipe', 'real')} on {result['dataset']}"
+            + (f" at step {result['step']}" if "step" in result else f" ({result.get('real')})"))
+    lines = [head]
+    for k, v in result["metrics"].items():
+        if isinstance(v, dict):
+            if k == "modes":
+                val = (f"KL(p||U) {v['kl_to_uniform']:.4f}  entropy {v['entropy']:.3f}/{v['max_entropy']:.3f}  "
+                       f"classes>=1%: {v['classes_covered']}")
+            else:
+                val = f"{v['value']:.4g}" + (f" ± {v['std']:.2g}" if "std" in v else "")
+            lines.append(f"  {k:<20} {val:<22} n={v['n']} vs {v['reference']} (n={v['n_reference']})")
+        else:
+            lines.append(f"  {k:<22} {v:.4f}" if isinstance(v, float) else f"  {k:<22} {v}")
     return "\n".join(lines)
-
-

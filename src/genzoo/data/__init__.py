@@ -24,6 +24,7 @@ DATASET_HELP = {
     "embedded": "10,000 MNIST training digits (and 2,000 test digits) shipped inside genzoo; no download",
     "mnist": "MNIST 28x28 digits, 60k train / 10k test (IDX files; --data-root, $GENZOO_DATA or download)",
     "fashion-mnist": "Fashion-MNIST 28x28 clothes, 60k/10k (IDX; also Debian's /usr/share/datasets/fashion-mnist)",
+    "cifar10": "CIFAR-10 32x32 RGB, 50k/10k (official binary version, or the JPEG tarballs of a local mirror)",
     "folder:PATH": "any folder of PNG/JPEG images; one subfolder per class gives labels; train/ and test/ pick splits",
     "toy:ring8": "8 Gaussians on a circle of radius 1, std 0.01 (2-D points)",
     "toy:grid25": "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (2-D points; PacGAN)",
@@ -106,7 +107,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
         raise GenzooError("empty dataset spec; valid specs: " + ", ".join(DATASET_HELP))
     kind, _, arg = spec.partition(":")
     kind = kind.lower()
-    if kind in ("embedded", *SOURCES) and not arg:
+    if kind in ("embedded", "cifar10", *SOURCES) and not arg:
         return kind, None
     if kind == "folder" and arg:
         return kind, arg
@@ -133,6 +134,10 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
         with resources.as_file(base / img_name) as ip, resources.as_file(base / lab_name) as lp:
             images, labels = read_idx(ip), read_idx(lp).astype(np.int64)
         names = CLASS_NAMES["mnist"]
+    elif kind == "cifar10":
+        from genzoo.data.cifar import CLASSES, load_cifar10
+        images, labels = load_cifar10(split, root)
+        names = CLASSES
     elif kind in SOURCES:
         images, labels = load_idx_dataset(kind, split, root)
         names = CLASS_NAMES[kind]

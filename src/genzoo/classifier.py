@@ -1,0 +1,131 @@
+"""Evaluation classifiers: train, save, find and load them.
+
+Shipped weights (``genzoo/weights/lenet-<dataset>.safetensors``) cover mnist (also used for the
+embedded MNIST subset) and fashion-mnist; ``genzoo classifier train`` reproduces them and trains
+others (cifar10, folders) into ``~/.cache/genzoo/classifiers/``. The safetensors header carries the
+dataset, architecture arguments and measured test accuracy as JSON metadata.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from tqdm import tqdm
+
+from genzoo.data import Dataset, load_dataset
+from genzoo.data.mnist import cache_dir
+from genzoo.errors import GenzooError
+from genzoo.nets.classifier import LeNet
+
+EXTRACTOR_FOR = {"embedded": "mnist", "mnist": "mnist", "fashion-mnist": "fashion-mnist", "cifar10": "cifar10"}
+EPOCHS = {"mnist": 4, "fashion-mnist": 12, "cifar10": 25}
+
+
+def extractor_key(spec: str) -> str:
+    """Which classifier evaluates a dataset spec (folders: a key derived from the path)."""
+    if spec in EXTRACTOR_FOR:
+        return EXTRACTOR_FOR[spec]
+    if spec.startswith("folder:"):
+        return "folder-" + Path(spec[7:]).expanduser().resolve().name
+    raise GenzooError(f"no evaluation classifier applies to '{spec}'")
+
+
+def weights_path(key: str) -> Path | None:
+    packaged = resources.files("genzoo") / "weights" / f"lenet-{key}.safetensors"
+    if packaged.is_file():
+        return Path(str(packaged))
+    user = cache_dir() / "classifiers" / f"lenet-{key}.safetensors"
+    return user if user.is_file() else None
+
+
+def load_classifier(key: str, device: torch.device | str = "cpu") -> tuple[LeNet, dict]:
+    path = weights_path(key)
+    if path is None:
+        raise GenzooError(f"no evaluation classifier for '{key}'; train one with "
+                          f"`genzoo classifier train --dataset {key}`")
+    try:
+        with safe_open(str(path), "pt") as fh:
+            meta = json.loads(fh.metadata()["genzoo"])
+        state = load_file(str(path))
+    except (SafetensorError, OSError, KeyError, ValueError) as e:
+        raise GenzooError(f"{path}: unreadable classifier weights ({e}); retrain with `genzoo classifier train`") from None
+    net = LeNet(**meta["arch"])
+    net.load_state_dict(state)
+    return net.eval().to(device), meta
+
+
+def _augment(x: torch.Tensor, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """Random translations of up to 2 px per sample (and horizontal flips for natural images), batched."""
+    B = x.shape[0]
+    shift = (torch.randint(-2, 3, (B, 2), generator=gen).float() * 2 / x.shape[-1])  # (B, 2) in [-1, 1] units
+    theta = torch.zeros(B, 2, 3)
+    theta[:, 0, 0] = 1.0
+    theta[:, 1, 1] = 1.0
+    if flip:
+        theta[:, 0, 0] = torch.where(torch.rand(B, generator=gen) < 0.5, -1.0, 1.0)
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2)
+    return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+
+@torch.no_grad()
+def accuracy(net: LeNet, data: Dataset, batch: int = 1000) -> float:
+    net.eval()
+    correct = 0
+    for i in range(0, len(data), batch):
+        b = data.batch(torch.arange(i, min(i + batch, len(data))))
+        correct += (net(b["x"]).argmax(1) == b["y"]).sum().item()
+    return correct / len(data)
+
+
+def train_classifier(spec: str, root: str | None = None, epochs: int | None = None, seed: int = 0,
+                     out: Path | None = None, progress: bool = True) -> tuple[Path, float]:
+    key = extractor_key(spec)
+    train_set, test_set = load_dataset(spec, "train", root), load_dataset(spec, "test", root)
+    if train_set.y is None:
+        raise GenzooError(f"{spec} has no labels; a classifier needs one subfolder per class")
+    epochs = epochs or EPOCHS.get(key, 15)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    c, h, _ = train_set.sample_shape
+    arch = {"channels": c, "size": h, "num_classes": train_set.num_classes}
+    net = LeNet(**arch)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=5e-4)
+    bs = 128
+    steps = epochs * (len(train_set) // bs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    t0 = time.perf_counter()
+    with tqdm(total=steps, desc=f"classifier {key}", disable=not progress, dynamic_ncols=True) as bar:
+        for epoch in range(epochs):
+            net.train()
+            perm = torch.randperm(len(train_set), generator=gen)
+            for i in range(len(train_set) // bs):
+                b = train_set.batch(perm[i * bs:(i + 1) * bs])
+                loss = F.cross_entropy(net(_augment(b["x"], c == 3, gen)), b["y"], label_smoothing=0.05)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update(1)
+                if i % 50 == 0:
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    acc = accuracy(net, test_set)
+    from genzoo import __version__
+    meta = {"dataset": spec, "key": key, "arch": arch, "test_accuracy": acc, "epochs": epochs, "seed": seed,
+            "train_seconds": round(time.perf_counter() - t0, 1), "genzoo_version": __version__,
+            "extractor": f"lenet-{key}", "feature_layer": "fc (penultimate, 128-d, after ReLU)"}
+    out = Path(out) if out else cache_dir() / "classifiers" / f"lenet-{key}.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata={"genzoo": json.dumps(meta)})
+    os.replace(tmp, out)
+    return out, acc
+
+
