@@ -20,9 +20,11 @@ $(BIN)/genzoo: pyproject.toml
 install: $(BIN)/genzoo
 
 demo: install
+	rm -rf runs/demo
 	$(BIN)/genzoo train dcgan --dataset embedded --steps $(DEMO_STEPS) --out runs/demo
 	$(BIN)/genzoo sample runs/demo --n 64 --out runs/demo/final_samples.png
-	@echo "samples: runs/demo/final_samples.png   training progress: runs/demo/progress.gif"
+	$(BIN)/genzoo evaluate runs/demo --n 5000
+	@echo "samples: runs/demo/final_samples.png   training progress: runs/demo/progress.gif   metrics: runs/demo/metrics.json"
 
 test: install
 	GENZOO_DATA="$(DATA)" GENZOO_OFFLINE=1 $(BIN)/python -m pytest

@@ -65,3 +65,21 @@ def test_toy_run_from_cli(tmp_path):
                          "--quiet", "--set", "model.arch=mlp")
     assert rc == 0, err
     assert (tmp_path / "t" / "samples" / "step_000020.png").is_file()
+
+
+def test_recipe_toy_profile_applies_only_to_toy_data():
+    from genzoo.config import load_recipe
+    img, toy = load_recipe("wgan-gp", "mnist"), load_recipe("wgan-gp", "toy:grid25")
+    assert img.loss.gp_weight == 10.0 and img.train.n_critic == 5 and img.optim.beta1 == 0.0  # Gulrajani et al.
+    assert toy.train.batch_size == 256 and toy.model.arch == "mlp" and toy.loss.gp_weight == 0.1
+    assert toy.train.n_critic == 5  # the profile changes only what it names
+
+
+def test_set_accepts_unique_bare_names_and_rejects_ambiguous():
+    from genzoo.config import load_recipe
+    from genzoo.errors import GenzooError
+    cfg = load_recipe("dcgan")
+    cfg.apply_overrides(["z_dim=7", "optim.ema=0.99", "data.image_size=32"])
+    assert cfg.model.z_dim == 7 and cfg.optim.ema == 0.99 and cfg.data.image_size == 32
+    with pytest.raises(GenzooError, match="expects float"):
+        cfg.apply_overrides(["optim.lr_g=fast"])

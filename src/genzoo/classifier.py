@@ -125,6 +125,7 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata={"genzoo": json.dumps(meta)})
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     return out, acc
 
