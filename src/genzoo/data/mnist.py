@@ -7,8 +7,10 @@ download cache ``~/.cache/genzoo/<name>/``. If nothing is found and downloads ar
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import zlib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genzoo.data.idx import read_bytes, read_idx
+from genzoo.data.idx import read_idx
 from genzoo.errors import GenzooError
 
 
@@ -99,7 +101,16 @@ def locate(src: IdxSource, root: str | None) -> Path:
     return target
 
 
+def _content_md5(gz_bytes: bytes) -> str | None:
+    """MD5 of the decompressed content, or None if the gzip stream is corrupt or truncated."""
+    try:
+        return hashlib.md5(gzip.decompress(gz_bytes)).hexdigest()
+    except (EOFError, OSError, zlib.error):
+        return None
+
+
 def download(src: IdxSource, target: Path) -> None:
+    """Fetch each missing file from the first mirror whose copy has the right content MD5."""
     target.mkdir(parents=True, exist_ok=True)
     for stem, md5 in src.md5.items():
         dest = target / (stem + ".gz")
@@ -108,13 +119,12 @@ def download(src: IdxSource, target: Path) -> None:
         last: Exception | None = None
         for mirror in src.mirrors:
             try:
-                tmp = dest.with_suffix(".gz.part")
                 with urllib.request.urlopen(mirror + stem + ".gz", timeout=30) as r:
-                    tmp.write_bytes(r.read())
-                got = hashlib.md5(read_bytes(tmp)).hexdigest()
-                if got != md5:
-                    tmp.unlink()
+                    data = r.read()
+                if _content_md5(data) != md5:
                     raise OSError(f"checksum mismatch for {stem} from {mirror}")
+                tmp = dest.with_name(dest.name + ".part")
+                tmp.write_bytes(data)
                 os.replace(tmp, dest)
                 break
             except (urllib.error.URLError, OSError, TimeoutError) as e:
