@@ -175,3 +175,43 @@ def test_batch_sampler_resumes_same_order():
     b = BatchSampler(100, 32, seed=99)
     b.load_state_dict(state)
     assert all(torch.equal(x, y) for x, y in zip(expected, [b.next() for _ in range(7)]))
+
+
+# -- CIFAR-10 ---------------------------------------------------------------------------
+def _binary_cifar_tar(path, n_per_batch=3, truncate=False):
+    import io
+    import tarfile
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+            labels = rng.integers(0, 10, n_per_batch, dtype=np.uint8)
+            pix = rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8)
+            raw = np.concatenate([labels[:, None], pix], 1).tobytes()
+            if truncate and name == "test_batch.bin":
+                raw = raw[:-7]
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    return pix, labels  # of the last (test) batch
+
+
+def test_cifar10_binary_format(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    pix, labels = _binary_cifar_tar(tmp_path / "cifar10" / "cifar-10-binary.tar.gz")
+    ds = load_dataset("cifar10", "test", root=str(tmp_path))
+    assert ds.x.shape == (3, 3, 32, 32) and ds.y.tolist() == labels.tolist()
+    assert torch.equal(ds.x.flatten(1), torch.from_numpy(pix))  # channel-major rows, as the format says
+    assert len(load_dataset("cifar10", "train", root=str(tmp_path))) == 15
+
+
+def test_cifar10_truncated_binary_is_refused(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    _binary_cifar_tar(tmp_path / "cifar10" / "cifar-10-binary.tar.gz", truncate=True)
+    with pytest.raises(GenzooError, match="truncated"):
+        load_dataset("cifar10", "test", root=str(tmp_path))
+
+
+def test_cifar10_jpeg_mirror(data_root):
+    ds = load_dataset("cifar10", "test", root=str(data_root))
+    assert ds.x.shape == (10000, 3, 32, 32) and torch.bincount(ds.y).tolist() == [1000] * 10
+    assert ds.class_names[3] == "cat"
