@@ -176,7 +176,7 @@ def format_table(result: dict) -> str:
                        f"classes>=1%: {v['classes_covered']}")
             else:
                 val = f"{v['value']:.4g}" + (f" ± {v['std']:.2g}" if "std" in v else "")
-            lines.append(f"  {k:<20} {val:<22} n={v['n']} vs {v['reference']} (n={v['n_reference']})")
+            lines.append(f"  {k:<26} {val:<24} n={v['n']} vs {v['reference']} (n={v['n_reference']})")
         else:
             lines.append(f"  {k:<22} {v:.4f}" if isinstance(v, float) else f"  {k:<22} {v}")
     return "\n".join(lines)
