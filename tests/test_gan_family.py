@@ -30,7 +30,7 @@ def test_toy_metrics_hand_case():
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_every_recipe_builds_for_images_and_points(recipe):
-    for spec, shape in (("embedded", (1, 28, 28)), ("toy:ring8", (2,))):
+    for spec, shape in (("embedded", (1, 28, 28)), ("cifar10", (3, 32, 32)), ("toy:ring8", (2,))):
         cfg = load_recipe(recipe, spec)
         algo = build_algo(cfg, shape, torch.device("cpu"))
         batch = {"x": torch.randn(8, *shape).clamp(-1, 1)}

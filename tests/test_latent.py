@@ -1,0 +1,50 @@
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from genzoo.cli import main
+from genzoo.latent import lerp, path, seeded_latents, slerp
+
+
+def test_slerp_endpoints_and_norms():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(64, generator=g), torch.randn(64, generator=g)
+    t = torch.linspace(0, 1, 11)
+    s = slerp(a, b, t)
+    assert torch.allclose(s[0], a, atol=1e-5) and torch.allclose(s[-1], b, atol=1e-5)
+    want = a.norm() + (b.norm() - a.norm()) * t  # the norm moves linearly, never dips
+    assert torch.allclose(s.norm(dim=1), want, atol=1e-4)
+    mid_lerp = lerp(a, b, torch.tensor([0.5]))[0].norm()
+    assert mid_lerp < 0.8 * min(a.norm(), b.norm())  # lerp's dip through the low-norm interior
+    # equal angular steps along the great circle
+    u = s / s.norm(dim=1, keepdim=True)
+    angles = torch.arccos((u[1:] * u[:-1]).sum(1).clamp(-1, 1))
+    assert torch.allclose(angles, angles.mean().expand(10), atol=1e-4)
+
+
+def test_slerp_of_parallel_vectors_is_lerp():
+    a = torch.ones(4)
+    assert torch.allclose(slerp(a, 3 * a, torch.tensor([0.5]))[0], 2 * a)
+
+
+def test_path_shape_and_seeded_latents():
+    z = seeded_latents([3, 4, 5], 8)
+    assert torch.equal(z[0], torch.randn(1, 8, generator=torch.Generator().manual_seed(3))[0])
+    assert path(z, 6).shape == (2, 6, 8)
+
+
+def test_interpolate_cli(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "dcgan", "--steps", "5", "--out", str(run), "--quiet", "--set", "model.g_width=8",
+                 "--set", "model.d_width=8"]) == 0
+    assert main(["interpolate", str(run), "--seeds", "1,2,3", "--steps", "7", "--out", str(tmp_path / "i.png")]) == 0
+    w, h = Image.open(tmp_path / "i.png").size
+    assert w > h and math.isclose(w / h, (7 * 30 + 2) / (2 * 30 + 2), rel_tol=0.01)
+    assert main(["interpolate", str(run), "--out", str(tmp_path / "i.gif"), "--method", "lerp"]) == 0
+    assert Image.open(tmp_path / "i.gif").n_frames == 18
+    capsys.readouterr()
+    assert main(["interpolate", str(run), "--seeds", "1"]) == 2
+    assert "at least two seeds" in capsys.readouterr().err
+    assert main(["interpolate", str(run), "--seeds", "a,b"]) == 2
