@@ -100,6 +100,17 @@ def _add_interpolate(sub) -> None:
     p.add_argument("--out", help="PNG (rows) or GIF (animation); default RUN_DIR/interpolation.png")
 
 
+def _add_theory(sub) -> None:
+    p = sub.add_parser("theory", help="numerical checks of GAN theory, with figures",
+                       description="optimal-d: a trained D matches D*(x) = p_data/(p_data + p_g) for fixed 1-D "
+                                   "densities. equilibrium: with p_g = p_data, D -> 1/2 and V(D, G) -> -log 4. "
+                                   "saturation: generator gradients of the minimax vs non-saturating loss as "
+                                   "functions of D(G(z)). nash: gradient descent-ascent on min_x max_y xy, "
+                                   "simultaneous vs alternating updates.")
+    p.add_argument("name", choices=["optimal-d", "equilibrium", "saturation", "nash"])
+    p.add_argument("--out", help="figure path (default theory-NAME.png)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from genzoo import __version__
 
@@ -112,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_classifier(sub)
     _add_interpolate(sub)
+    _add_theory(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
     return ap
 
@@ -274,8 +286,19 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def cmd_theory(args) -> int:
+    from genzoo.theory import EXPERIMENTS
+
+    out = Path(args.out or f"theory-{args.name}.png")
+    numbers = EXPERIMENTS[args.name](out)
+    for k, v in numbers.items():
+        print(f"  {k:<38} {v:.6g}" if isinstance(v, float) else f"  {k:<38} {v}")
+    print(f"wrote {out}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
-            "interpolate": cmd_interpolate,
+            "interpolate": cmd_interpolate, "theory": cmd_theory,
             "list": cmd_list}
 
 
