@@ -48,3 +48,26 @@ def test_interpolate_cli(tmp_path, capsys):
     assert main(["interpolate", str(run), "--seeds", "1"]) == 2
     assert "at least two seeds" in capsys.readouterr().err
     assert main(["interpolate", str(run), "--seeds", "a,b"]) == 2
+
+
+def test_flicker_hand_case():
+    import numpy as np
+
+    from genzoo.experiments import flicker
+    preds = [(0, np.array([1, 2, 3, 4])), (10, np.array([1, 2, 0, 0])),   # first half: ignored
+             (20, np.array([1, 2, 3, 4])), (30, np.array([1, 2, 3, 5])), (40, np.array([0, 2, 3, 5]))]
+    assert flicker(preds) == pytest.approx((1 / 4 + 1 / 4) / 2)
+
+
+def test_zdim_experiment_writes_everything(tmp_path, capsys):
+    import json
+    out = tmp_path / "zd"
+    assert main(["experiment", "zdim", "--dims", "8,1", "--steps", "20", "--dataset", "embedded", "--n", "300",
+                 "--out", str(out), "--quiet"]) == 0
+    assert {"zdim_modes.png", "zdim.md", "zdim.json", "zdim-8", "zdim-1"} <= {p.name for p in out.iterdir()}
+    doc = json.loads((out / "zdim.json").read_text())
+    assert [r["z_dim"] for r in doc["rows"]] == [8, 1]
+    for r in doc["rows"]:
+        assert sum(r["counts"]) == 300 and 0 <= r["flicker"] <= 1 and r["fid[lenet-mnist]"] > 0
+    assert len(list((out / "zdim-8" / "checkpoints").glob("*.json"))) == 10  # one snapshot per tenth
+    assert "| 8 |" in capsys.readouterr().out

@@ -111,6 +111,25 @@ def _add_theory(sub) -> None:
     p.add_argument("--out", help="figure path (default theory-NAME.png)")
 
 
+def _add_experiment(sub) -> None:
+    p = sub.add_parser("experiment", help="the seeds' experiments, one command each",
+                       description="zdim: SEEDS 003's experiment. Trains one dcgan per z_dim (same seed, same "
+                                   "fixed noise), then classifies 10,000 samples of each with the evaluation "
+                                   "classifier: class histograms side by side (zdim_modes.png), a table of KL to "
+                                   "uniform, classes covered, FID on classifier features and grid flicker "
+                                   "(zdim.md, zdim.json), and a short summary.")
+    esub = p.add_subparsers(dest="name", required=True, metavar="NAME")
+    z = esub.add_parser("zdim", help="the z-dimension sweep of SEEDS 003")
+    z.add_argument("--dims", default="100,50,10,2,1", help="comma list of z dimensions (default 100,50,10,2,1)")
+    z.add_argument("--steps", type=int, default=3000, help="steps per model (default 3000)")
+    z.add_argument("--dataset", default="mnist")
+    z.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
+    z.add_argument("--n", type=int, default=10_000, help="samples classified per model (default 10000)")
+    z.add_argument("--seed", type=int, default=0)
+    z.add_argument("--out", default="runs/zdim", help="output folder (default runs/zdim); finished runs are reused")
+    z.add_argument("--quiet", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from genzoo import __version__
 
@@ -124,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classifier(sub)
     _add_interpolate(sub)
     _add_theory(sub)
+    _add_experiment(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
     return ap
 
@@ -297,8 +317,24 @@ def cmd_theory(args) -> int:
     return 0
 
 
+def cmd_experiment(args) -> int:
+    from genzoo.errors import GenzooError
+    from genzoo.experiments import report, zdim
+
+    try:
+        dims = [int(d) for d in args.dims.split(",")]
+    except ValueError:
+        raise GenzooError(f"--dims expects comma-separated integers, got '{args.dims}'") from None
+    result = zdim(dims, args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,
+                  progress=not args.quiet)
+    print(report(result))
+    print(f"wrote {Path(args.out) / 'zdim_modes.png'}, zdim.md, zdim.json")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
             "interpolate": cmd_interpolate, "theory": cmd_theory,
+            "experiment": cmd_experiment,
             "list": cmd_list}
 
 

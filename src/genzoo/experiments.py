@@ -1,0 +1,131 @@
+"""``genzoo experiment zdim``: the z-dimension experiment of SEEDS 003.
+
+One dcgan per z_dim, same seed, same data order, each with its fixed noise batch rendered over
+training. Afterwards, 10,000 samples per model are classified by the evaluation classifier:
+- ``zdim_modes.png``  the class-frequency histograms side by side (the seed's figure);
+- ``zdim.md`` / ``zdim.json``  KL to uniform, classes covered, fid[lenet-*] and the grid "flicker":
+  the fraction of fixed-noise cells whose predicted class changes between consecutive snapshots
+  in the last half of training;
+- a short summary comparing with the seed's observations.
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo import checkpoint
+from genzoo.build import build_algo
+from genzoo.checkpoint import atomic_write_bytes
+from genzoo.classifier import extractor_key, load_classifier
+from genzoo.config import Config, load_recipe
+from genzoo.data import to_uint8
+from genzoo.errors import GenzooError
+from genzoo.metrics import frechet_distance, gaussian_stats, mode_histogram
+from genzoo.metrics.features import extract, reference
+from genzoo.run import ckpt_dir
+from genzoo.train import train
+
+
+def _fixed_batch_predictions(run: Path, shape: tuple, net, n_grid: int, seed: int) -> list[tuple[int, np.ndarray]]:
+    """Predicted class of every fixed-noise cell at every kept checkpoint: [(step, (n_grid,))]."""
+    out = []
+    for path in checkpoint.list_checkpoints(ckpt_dir(run)):
+        state, meta = checkpoint.load(path)
+        algo = build_algo(Config.from_dict(meta["config"]), shape, torch.device("cpu"))
+        algo.load_state_dict(state["algo"])
+        z = algo.sample_z(n_grid, torch.Generator().manual_seed(seed + 1))  # the loop's fixed noise
+        pred = extract(net, to_uint8(algo.generate(z)).cpu()).probs.argmax(1)
+        out.append((meta["step"], pred))
+    return out
+
+
+def flicker(preds: list[tuple[int, np.ndarray]]) -> float:
+    """Mean fraction of cells whose predicted class changes between consecutive snapshots, last half."""
+    total = preds[-1][0]
+    late = [p for s, p in preds if s >= total / 2]
+    if len(late) < 2:
+        return float("nan")
+    return float(np.mean([(a != b).mean() for a, b in zip(late[:-1], late[1:])]))
+
+
+def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None = None, seed: int = 0,
+         n: int = 10_000, snapshots: int = 10, progress: bool = True) -> dict:
+    if not dims or min(dims) < 1:
+        raise GenzooError("--dims needs positive integers, e.g. 100,50,10,2,1")
+    key = extractor_key(dataset)
+    net, _ = load_classifier(key)
+    ref, stamp = reference(dataset, key, n, root)
+    out = Path(out)
+    every = max(1, steps // snapshots)
+    rows = []
+    for d in dims:
+        cfg = load_recipe("dcgan", dataset)
+        cfg.apply_overrides([f"model.z_dim={d}", f"train.steps={steps}", f"train.seed={seed}",
+                             f"train.sample_every={every}", f"train.ckpt_every={every}", "train.keep_ckpts=0"])
+        if root:
+            cfg.set("data.root", root)
+        run = out / f"zdim-{d}"
+        if checkpoint.latest(ckpt_dir(run)) is None:
+            train(cfg, run, progress=progress)
+        meta = json.loads(checkpoint.latest(ckpt_dir(run)).read_text())
+        shape = tuple(meta["data_shape"])
+        preds = _fixed_batch_predictions(run, shape, net, cfg.train.n_grid, seed)
+        algo = build_algo(cfg, shape, torch.device("cpu"))
+        algo.load_state_dict(checkpoint.load(checkpoint.latest(ckpt_dir(run)))[0]["algo"])
+        z = algo.sample_z(n, torch.Generator().manual_seed(seed + 7))
+        feats = extract(net, torch.cat([to_uint8(algo.generate(c)).cpu() for c in z.split(500)]))
+        h = mode_histogram(feats.probs.argmax(1), feats.probs.shape[1])
+        fid = frechet_distance(*gaussian_stats(feats.feats), *gaussian_stats(ref.feats)) if n > feats.feats.shape[1] \
+            else float("nan")
+        rows.append({"z_dim": d, "counts": h["counts"], "kl_to_uniform": h["kl_to_uniform"],
+                     "classes_covered": h["classes_covered"], f"fid[{stamp['extractor']}]": fid,
+                     "flicker": flicker(preds), "n": n, "steps": steps, "seed": seed})
+    result = {"dataset": dataset, "extractor": stamp["extractor"], "reference": stamp["reference"], "rows": rows,
+              "class_names": stamp["class_names"]}
+    atomic_write_bytes(out / "zdim.json", json.dumps(result, indent=1).encode())
+    atomic_write_bytes(out / "zdim.md", report(result).encode())
+    _figure(result, out / "zdim_modes.png")
+    return result
+
+
+def report(result: dict) -> str:
+    fid_key = f"fid[{result['extractor']}]"
+    lines = ["| z_dim | KL(p‖U) | classes ≥ 1% | " + fid_key + " | flicker |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['z_dim']} | {r['kl_to_uniform']:.3f} | {r['classes_covered']} | {r[fid_key]:.2f} | "
+                     f"{r['flicker']:.3f} |")
+    full = [r["z_dim"] for r in result["rows"] if r["classes_covered"] == len(result["class_names"])]
+    collapsed = [r["z_dim"] for r in result["rows"] if r["classes_covered"] < len(result["class_names"])]
+    worst = max(result["rows"], key=lambda r: r["kl_to_uniform"])
+    lines += ["", f"Summary ({result['rows'][0]['steps']} steps each, seed {result['rows'][0]['seed']}, "
+                  f"{result['rows'][0]['n']} samples per model): all classes covered for z_dim "
+                  f"{full or 'none'}; some class below 1% for z_dim {collapsed or 'none'}; the least uniform "
+                  f"histogram is z_dim={worst['z_dim']} (KL {worst['kl_to_uniform']:.3f}). SEEDS 003 observed that "
+                  "100 and 10 cover all digits while 2 and 1 collapse onto a few."]
+    return "\n".join(lines) + "\n"
+
+
+def _figure(result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    fig, axes = plt.subplots(1, len(rows), figsize=(3 * len(rows), 2.8), dpi=90, sharey=True, squeeze=False)
+    for ax, r in zip(axes[0], rows):
+        p = np.array(r["counts"]) / sum(r["counts"])
+        ax.bar(range(len(p)), p)
+        ax.axhline(1 / len(p), color="k", ls="--", lw=1)
+        ax.set_xticks(range(len(p)))
+        ax.set_xticklabels(result["class_names"] if len(max(result["class_names"], key=len)) <= 2 else
+                           range(len(p)), fontsize=7)
+        ax.set_title(f"z_dim = {r['z_dim']}  ({r['classes_covered']} classes ≥ 1%)", fontsize=9)
+    axes[0][0].set_ylabel("frequency")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
