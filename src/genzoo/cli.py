@@ -270,38 +270,23 @@ def cmd_classifier(args) -> int:
     return 0
 
 
-def cmd_interpolate(args) -> int:
-    from PIL import Image
-
-    from genzoo import images
-    from genzoo.data import to_uint8
+def _int_list(text: str, flag: str) -> list[int]:
     from genzoo.errors import GenzooError
-    from genzoo.latent import path, seeded_latents
-    from genzoo.run import open_run
 
     try:
-        seeds = [int(s) for s in args.seeds.split(",")]
+        return [int(v) for v in text.split(",")]
     except ValueError:
-        raise GenzooError(f"--seeds expects comma-separated integers, got '{args.seeds}'") from None
-    if len(seeds) < 2 or args.steps < 2:
-        raise GenzooError("interpolation needs at least two seeds and --steps >= 2")
+        raise GenzooError(f"{flag} expects comma-separated integers, got '{text}'") from None
+
+
+def cmd_interpolate(args) -> int:
+    from genzoo.latent import render_interpolation
+    from genzoo.run import open_run
+
+    seeds = _int_list(args.seeds, "--seeds")
     out = Path(args.out or Path(args.run_dir) / "interpolation.png")
-    if out.suffix.lower() not in (".png", ".gif"):
-        raise GenzooError(f"--out must end in .png or .gif, got '{out.name}'")
-    cfg, algo, meta = open_run(Path(args.run_dir))
-    if not hasattr(algo, "z_dim"):
-        raise GenzooError(f"{args.run_dir}: interpolation needs a model with a latent z")
-    zs = path(seeded_latents(seeds, algo.z_dim), args.steps, args.method)  # (pairs, steps, D)
-    x = to_uint8(algo.generate(zs.flatten(0, 1)))
-    if x.dim() != 4:
-        raise GenzooError("interpolation draws images; this run generates 2-D points")
-    scale = 2 if x.shape[-1] <= 32 else 1
-    if out.suffix.lower() == ".gif":
-        frames = [images.to_pil(images.make_grid(x[i::args.steps], nrow=len(seeds) - 1)) for i in range(args.steps)]
-        frames = [f.resize((f.width * scale, f.height * scale), Image.Resampling.NEAREST) for f in frames]
-        images.save_gif(out, frames + frames[-2:0:-1], ms_per_frame=120)  # ping-pong, endpoints once
-    else:
-        images.save_png(out, images.make_grid(x, nrow=args.steps), scale=scale)
+    _, algo, _ = open_run(Path(args.run_dir))
+    render_interpolation(algo, seeds, args.steps, args.method, out)
     print(f"wrote {len(seeds) - 1} {args.method} path(s) of {args.steps} steps to {out}")
     return 0
 
@@ -318,14 +303,9 @@ def cmd_theory(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from genzoo.errors import GenzooError
     from genzoo.experiments import report, zdim
 
-    try:
-        dims = [int(d) for d in args.dims.split(",")]
-    except ValueError:
-        raise GenzooError(f"--dims expects comma-separated integers, got '{args.dims}'") from None
-    result = zdim(dims, args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,
+    result = zdim(_int_list(args.dims, "--dims"), args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,
                   progress=not args.quiet)
     print(report(result))
     print(f"wrote {Path(args.out) / 'zdim_modes.png'}, zdim.md, zdim.json")

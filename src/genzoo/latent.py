@@ -7,7 +7,11 @@ radius sqrt(d), and the straight line between two of them passes through lower n
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+
+from genzoo.errors import GenzooError
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -40,3 +44,29 @@ def path(points: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tenso
     t = torch.linspace(0, 1, steps)
     fn = INTERPOLATORS[method]
     return torch.stack([fn(points[i], points[i + 1], t) for i in range(len(points) - 1)])
+
+
+def render_interpolation(algo, seeds: list[int], steps: int, method: str, out: Path) -> None:
+    """Decode the path through the seeds' latents: rows in a PNG, or a ping-pong GIF."""
+    from PIL import Image
+
+    from genzoo import images
+    from genzoo.data import to_uint8
+
+    if len(seeds) < 2 or steps < 2:
+        raise GenzooError("interpolation needs at least two seeds and --steps >= 2")
+    if out.suffix.lower() not in (".png", ".gif"):
+        raise GenzooError(f"--out must end in .png or .gif, got '{out.name}'")
+    if not hasattr(algo, "z_dim"):
+        raise GenzooError("interpolation needs a model with a latent z")
+    zs = path(seeded_latents(seeds, algo.z_dim), steps, method)  # (pairs, steps, D)
+    x = to_uint8(algo.generate(zs.flatten(0, 1)))               # (pairs * steps, C, H, W)
+    if x.dim() != 4:
+        raise GenzooError("interpolation draws images; this run generates 2-D points")
+    scale = 2 if x.shape[-1] <= 32 else 1
+    if out.suffix.lower() == ".gif":
+        frames = [images.to_pil(images.make_grid(x[i::steps], nrow=len(seeds) - 1)) for i in range(steps)]
+        frames = [f.resize((f.width * scale, f.height * scale), Image.Resampling.NEAREST) for f in frames]
+        images.save_gif(out, frames + frames[-2:0:-1], ms_per_frame=120)  # ping-pong, endpoints once
+    else:
+        images.save_png(out, images.make_grid(x, nrow=steps), scale=scale)
