@@ -71,3 +71,35 @@ def test_zdim_experiment_writes_everything(tmp_path, capsys):
         assert sum(r["counts"]) == 300 and 0 <= r["flicker"] <= 1 and r["fid[lenet-mnist]"] > 0
     assert len(list((out / "zdim-8" / "checkpoints").glob("*.json"))) == 10  # one snapshot per tenth
     assert "| 8 |" in capsys.readouterr().out
+
+
+def test_inversion_of_a_generated_image_reaches_low_error():
+    from genzoo.invert import invert_encoder, invert_optimize, train_encoder
+    from genzoo.nets import DCGANGenerator
+    torch.manual_seed(0)
+    G = DCGANGenerator(z_dim=8, channels=1, size=28, width=8).eval()
+    z_true = torch.randn(6, 8)
+    with torch.no_grad():
+        x = G(z_true)
+        baseline = (G(torch.randn(6, 8)) - x).pow(2).flatten(1).mean(1)  # a random z
+    _, err = invert_optimize(G, x, 8, steps=100, restarts=2)
+    assert (err < 0.05 * baseline).all(), (err, baseline)
+    E = train_encoder(G, 8, (1, 28, 28), steps=150, batch=64)
+    _, err_e = invert_encoder(G, E, x)
+    assert err_e.mean() < 0.5 * baseline.mean(), (err_e, baseline)
+
+
+def test_invert_cli(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "dcgan", "--steps", "5", "--out", str(run), "--quiet", "--set", "model.g_width=8",
+                 "--set", "model.d_width=8"]) == 0
+    Image.new("RGB", (40, 30), (255, 255, 255)).save(tmp_path / "white.png")  # wrong size and channels: resized
+    assert main(["invert", str(run), str(tmp_path / "white.png"), "--steps", "5", "--restarts", "1"]) == 0
+    assert Image.open(run / "inversion.png").size == (2 * (28 + 2 + 2), 2 * (2 * (28 + 2) + 2))  # 1 column, 2 rows, x2
+    assert main(["invert", str(run), "--test", "3", "--encoder", "--encoder-steps", "5",
+                 "--out", str(tmp_path / "e.png")]) == 0
+    assert "encoder: pixel MSE" in capsys.readouterr().out
+    assert main(["invert", str(run)]) == 2
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    assert main(["invert", str(run), str(tmp_path / "bad.png")]) == 2
+    assert "cannot read image" in capsys.readouterr().err
