@@ -104,6 +104,8 @@ def test_wgan_weights_stay_clipped():
 def test_wgan_gp_drives_gradient_norm_to_one():
     torch.manual_seed(0)
     cfg = load_recipe("wgan-gp", "toy:grid25")
+    # the paper's lambda = 10 (the toy profile lowers it to 0.1 for mode coverage)
+    cfg.apply_overrides(["loss.gp_weight=10", "optim.lr_d=0.0005", "optim.beta1=0.0"])
     algo = build_algo(cfg, (2,), torch.device("cpu"))
     data = load_dataset("toy:grid25", toy_samples=20_000)
     norms = []
