@@ -45,21 +45,14 @@ def test_recipes_name_their_paper():
         assert "20" in descs[r] and "(" in descs[r], r  # "Author et al. YEAR"
 
 
-def test_nsgan_ring8_captures_modes(tmp_path):
-    cfg = load_recipe("nsgan", "toy:ring8")
+@pytest.mark.parametrize("recipe,toy,at_least", [("nsgan", "ring8", 7), ("wgan-gp", "grid25", 20)])
+def test_recipe_captures_toy_modes(recipe, toy, at_least, tmp_path):
+    cfg = load_recipe(recipe, f"toy:{toy}")
     cfg.set("train.seed", 0)
-    run = train(cfg, tmp_path / "ring", progress=False)
+    run = train(cfg, tmp_path / toy, progress=False)
     m = evaluate_run(run)["metrics"]
-    assert m["modes_captured"] >= 7, m
+    assert m["modes_captured"] >= at_least, m
     assert (run / "toy.png").is_file() and (run / "metrics.json").is_file()
-
-
-def test_wgan_gp_grid25_captures_modes(tmp_path):
-    cfg = load_recipe("wgan-gp", "toy:grid25")
-    cfg.set("train.seed", 0)
-    run = train(cfg, tmp_path / "grid", progress=False)
-    m = evaluate_run(run)["metrics"]
-    assert m["modes_captured"] >= 20, m
 
 
 def _strong_d_setup():
