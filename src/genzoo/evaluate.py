@@ -86,8 +86,9 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
     which = parse_metrics(metrics)
     n = _resolve_n(n)
     key = extractor_key(spec)
-    ref, stamp = reference(spec, key, n, cfg.data.root)
-    net = load_classifier(key)[0]
+    clf = load_classifier(key)
+    ref, stamp = reference(spec, key, n, cfg.data.root, classifier=clf)
+    net = clf[0]
     z = algo.sample_z(n, torch.Generator().manual_seed(seed))
     fake_u8 = torch.cat([to_uint8(algo.generate(zc)).cpu() for zc in z.split(500)])  # quantised like saved images
     fake = extract(net, fake_u8)
@@ -108,9 +109,10 @@ def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metr
     which = parse_metrics(metrics)
     n = _resolve_n(n)
     key = extractor_key(spec)
-    ref, stamp = reference(spec, key, n, root)
+    clf = load_classifier(key)
+    ref, stamp = reference(spec, key, n, root, classifier=clf)
     train = load_dataset(spec, "train", root)
-    fake = extract(load_classifier(key)[0], subset(train, n, seed=1))
+    fake = extract(clf[0], subset(train, n, seed=1))
     result = {"genzoo_version": __version__, "real": f"{spec}:train", "dataset": spec,
               "metrics": image_metrics(fake, ref, stamp, which, out, f"real {spec} train: classes of {fake.n}")}
     if out is not None:

@@ -30,9 +30,10 @@ from genzoo.run import ckpt_dir
 from genzoo.train import train
 
 
-def _fixed_batch_predictions(run: Path, shape: tuple, net, n_grid: int, seed: int) -> list[tuple[int, np.ndarray]]:
-    """Predicted class of every fixed-noise cell at every kept checkpoint: [(step, (n_grid,))]."""
-    out = []
+def _fixed_batch_predictions(run: Path, shape: tuple, net, n_grid: int, seed: int):
+    """Predicted class of every fixed-noise cell at every kept checkpoint, [(step, (n_grid,))],
+    and the algo as loaded from the last (final) checkpoint."""
+    out, algo = [], None
     for path in checkpoint.list_checkpoints(ckpt_dir(run)):
         state, meta = checkpoint.load(path)
         algo = build_algo(Config.from_dict(meta["config"]), shape, torch.device("cpu"))
@@ -40,7 +41,7 @@ def _fixed_batch_predictions(run: Path, shape: tuple, net, n_grid: int, seed: in
         z = algo.sample_z(n_grid, torch.Generator().manual_seed(seed + 1))  # the loop's fixed noise
         pred = extract(net, to_uint8(algo.generate(z)).cpu()).probs.argmax(1)
         out.append((meta["step"], pred))
-    return out
+    return out, algo
 
 
 def flicker(preds: list[tuple[int, np.ndarray]]) -> float:
@@ -57,8 +58,9 @@ def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None 
     if not dims or min(dims) < 1:
         raise GenzooError("--dims needs positive integers, e.g. 100,50,10,2,1")
     key = extractor_key(dataset)
-    net, _ = load_classifier(key)
-    ref, stamp = reference(dataset, key, n, root)
+    clf = load_classifier(key)
+    net = clf[0]
+    ref, stamp = reference(dataset, key, n, root, classifier=clf)
     out = Path(out)
     every = max(1, steps // snapshots)
     rows = []
@@ -73,9 +75,7 @@ def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None 
             train(cfg, run, progress=progress)
         meta = json.loads(checkpoint.latest(ckpt_dir(run)).read_text())
         shape = tuple(meta["data_shape"])
-        preds = _fixed_batch_predictions(run, shape, net, cfg.train.n_grid, seed)
-        algo = build_algo(cfg, shape, torch.device("cpu"))
-        algo.load_state_dict(checkpoint.load(checkpoint.latest(ckpt_dir(run)))[0]["algo"])
+        preds, algo = _fixed_batch_predictions(run, shape, net, cfg.train.n_grid, seed)
         z = algo.sample_z(n, torch.Generator().manual_seed(seed + 7))
         feats = extract(net, torch.cat([to_uint8(algo.generate(c)).cpu() for c in z.split(500)]))
         h = mode_histogram(feats.probs.argmax(1), feats.probs.shape[1])

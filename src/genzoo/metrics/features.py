@@ -56,9 +56,11 @@ def subset(data: Dataset, n: int, seed: int = 0) -> torch.Tensor:
     return data.x[idx.sort().values]
 
 
-def reference(spec: str, key: str, n: int, root: str | None = None, split: str = "test") -> tuple[Features, dict]:
-    """Features of a real split, from the cache when its key matches. Returns (features, stamp)."""
-    net, meta = load_classifier(key)
+def reference(spec: str, key: str, n: int, root: str | None = None, split: str = "test",
+              classifier: tuple[LeNet, dict] | None = None) -> tuple[Features, dict]:
+    """Features of a real split, from the cache when its key matches. Returns (features, stamp).
+    ``classifier`` is the (net, meta) of ``load_classifier(key)`` when the caller already has it."""
+    net, meta = classifier or load_classifier(key)
     data = load_dataset(spec, split, root)
     n_used = min(n, len(data))
     cache_key = {"dataset": spec, "split": split, "extractor": meta["extractor"], "n": n_used,
