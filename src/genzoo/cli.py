@@ -111,6 +111,19 @@ def _add_theory(sub) -> None:
     p.add_argument("--out", help="figure path (default theory-NAME.png)")
 
 
+def _add_diagnose(sub) -> None:
+    p = sub.add_parser("diagnose", help="summarise a run's training alerts and plot its signals",
+                       description="Read RUN_DIR/log.jsonl, print the alerts raised while training "
+                                   "(d_saturated, vanishing_g_gradient, mode_collapse, divergence, oscillation) "
+                                   "with their evidence and advice, and plot the watcher signals to "
+                                   "diagnostics.png. Alerts are configured at training time with --set "
+                                   "watch.<name>=warn|stop|rollback.",
+                       epilog="example:\n  genzoo diagnose runs/dcgan-embedded",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--out", help="figure path (default RUN_DIR/diagnostics.png)")
+
+
 def _add_experiment(sub) -> None:
     p = sub.add_parser("experiment", help="the seeds' experiments, one command each",
                        description="zdim: SEEDS 003's experiment. Trains one dcgan per z_dim (same seed, same "
@@ -160,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classifier(sub)
     _add_interpolate(sub)
     _add_theory(sub)
+    _add_diagnose(sub)
     _add_experiment(sub)
     _add_invert(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
@@ -320,6 +334,21 @@ def cmd_theory(args) -> int:
     return 0
 
 
+def cmd_diagnose(args) -> int:
+    from genzoo import diagnostics
+
+    run = Path(args.run)
+    rows, events = diagnostics.read_log(run / "log.jsonl")
+    if not rows:
+        from genzoo.errors import GenzooError
+        raise GenzooError(f"{run}/log.jsonl holds no training steps yet")
+    print(diagnostics.summarise(rows, events))
+    out = Path(args.out) if args.out else run / "diagnostics.png"
+    diagnostics.plot(rows, events, out, title=f"genzoo diagnose {run.name}")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_experiment(args) -> int:
     from genzoo.experiments import report, zdim
 
@@ -371,7 +400,7 @@ def cmd_invert(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
-            "interpolate": cmd_interpolate, "theory": cmd_theory,
+            "interpolate": cmd_interpolate, "theory": cmd_theory, "diagnose": cmd_diagnose,
             "experiment": cmd_experiment, "invert": cmd_invert,
             "list": cmd_list}
 

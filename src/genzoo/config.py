@@ -77,6 +77,27 @@ class TrainConfig:
 
 
 @dataclass
+class WatchConfig:
+    """Training diagnostics (genzoo.diagnostics): watchers, alerts and what each alert does."""
+    enabled: bool = True
+    every: int = 20                  # steps between cheap probes (D accuracy, gradient norms, weights finite)
+    diversity_every: int = 100       # steps between sample probes (diversity, class/mode histogram)
+    diversity_n: int = 256           # fixed-noise samples in a sample probe (2-D points: 1000)
+    window: int = 200                # a condition must hold this many steps before it alerts
+    warmup: int = 500                # no mode_collapse / oscillation alerts before this step
+    osc_window: int = 600            # steps over which loss oscillation is measured
+    loss_limit: float = 1000.0       # |loss| above this (or NaN/Inf) is divergence
+    action: str = "warn"             # default action of every alert: warn, stop, rollback
+    d_saturated: str = ""            # per-alert action; empty = watch.action
+    vanishing_g_gradient: str = ""
+    mode_collapse: str = ""
+    divergence: str = "stop"         # a diverged run cannot usefully continue unless rolled back
+    oscillation: str = ""
+    lr_factor: float = 0.1           # rollback: multiply both learning rates by this
+    max_rollbacks: int = 5
+
+
+@dataclass
 class Config:
     recipe: str = "dcgan"
     family: str = "gan"
@@ -86,6 +107,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
 
     # --- conversion -------------------------------------------------------------
     @classmethod
@@ -124,7 +146,7 @@ class Config:
             self.set(key.strip(), yaml.safe_load(raw) if raw.strip() else None)
 
 
-_SECTIONS = ("data", "model", "loss", "optim", "train")
+_SECTIONS = ("data", "model", "loss", "optim", "train", "watch")
 _TOP = ("recipe", "family", "description")
 
 

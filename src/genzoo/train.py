@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from genzoo.algos.base import Algo
 from genzoo.build import build_algo, dataset_for
 from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset, to_uint8
+from genzoo.diagnostics import Alert, Monitor
 from genzoo.errors import GenzooError
 from genzoo.run import ckpt_dir
 
@@ -70,23 +72,41 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
         checkpoint.save(ckpt_dir(run), step, state, meta)
         checkpoint.prune(ckpt_dir(run), T.keep_ckpts)
 
-    step, t_last, last_logged = start, time.perf_counter(), start
+    with torch.random.fork_rng(devices=[]):  # building the watchers must not move the training RNG
+        monitor = Monitor(cfg, algo, data) if cfg.watch.enabled else None
+    if monitor and "rollback" in monitor.actions.values() and start == 0:
+        save(0)  # a good state to roll back to even if the first steps already go wrong
+    step, t_last, last_logged, rollbacks = start, time.perf_counter(), start, 0
     with StopOnSignal() as stop, open(run / "log.jsonl", "a") as log, \
             tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not progress,
                  dynamic_ncols=True) as bar:
         while step < T.steps and stop.signum is None:
             step += 1
+            algo.probe = monitor is not None and monitor.wants_probe(step)
             for _ in range(T.n_critic):
                 scalars = algo.d_step(data.batch(sampler.next()))
             scalars.update(algo.g_step(data.batch(sampler.next())))
-            if step % T.log_every == 0 or step == T.steps:
+            alerts = monitor.update(step, scalars) if monitor else _check_finite(scalars, step)
+            if step % T.log_every == 0 or step == T.steps or algo.probe or alerts:
                 now = time.perf_counter()
-                scalars["img_per_s"] = (step - last_logged) * T.batch_size * T.n_critic / max(now - t_last, 1e-9)
-                t_last, last_logged = now, step
-                log.write(json.dumps({"step": step, **{k: round(v, 6) for k, v in scalars.items()}}) + "\n")
+                if step % T.log_every == 0:
+                    scalars["img_per_s"] = (step - last_logged) * T.batch_size * T.n_critic / max(now - t_last, 1e-9)
+                    t_last, last_logged = now, step
+                log.write(json.dumps({"step": step, **{k: _round(v) for k, v in scalars.items()}}) + "\n")
                 log.flush()
-                _check_finite(scalars, step)
                 bar.set_postfix({k: f"{scalars[k]:.3g}" for k in ("loss_d", "loss_g") if k in scalars})
+            if alerts:
+                action = _handle_alerts(alerts, monitor, log, bar, save, step)
+                if action == "rollback":
+                    rollbacks += 1
+                    if rollbacks > cfg.watch.max_rollbacks:
+                        raise GenzooError(f"stopped at step {step}: still failing after {cfg.watch.max_rollbacks} "
+                                          "rollbacks; lower the learning rates and start again")
+                    step = _rollback(run, algo, sampler, alerts, cfg.watch.lr_factor, log)
+                    monitor.reset()
+                    bar.n = step
+                    bar.refresh()
+                    continue
             if step % T.sample_every == 0 or step == T.steps or step == 1:
                 render(algo, fixed_z, data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
             if step % T.ckpt_every == 0 or step == T.steps:
@@ -100,11 +120,73 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
     return run
 
 
-def _check_finite(scalars: dict, step: int) -> None:
+def _check_finite(scalars: dict, step: int) -> list:
+    """Without watchers, a NaN/Inf loss still stops the run."""
     bad = [k for k, v in scalars.items() if not np.isfinite(v)]
     if bad:
         raise GenzooError(f"training diverged at step {step}: {', '.join(bad)} is NaN or Inf; "
                           "lower the learning rates or resume from an earlier checkpoint")
+    return []
+
+
+def _round(v: float) -> float | None:
+    return round(v, 6) if np.isfinite(v) else None  # JSON has no NaN; null marks a non-finite value
+
+
+def _handle_alerts(alerts: list[Alert], monitor: Monitor, log, bar, save, step: int) -> str:
+    """Log and show each alert, then apply the strongest action: stop > rollback > warn."""
+    acts = []
+    for a in alerts:
+        act = monitor.actions[a.name]
+        acts.append(act)
+        log.write(json.dumps(a.event(act)) + "\n")
+        tqdm.write(f"genzoo: alert: {a.message} [{act}]", file=sys.stderr)
+    log.flush()
+    if "stop" in acts:
+        diverged = any(a.name == "divergence" for a in alerts)
+        if not diverged:
+            save(step)
+        names = ", ".join(sorted({a.name for a in alerts}))
+        raise GenzooError(f"stopped at step {step} by alert {names} (watch.<name>=stop); "
+                          + ("the weights are not saved, earlier checkpoints are intact" if diverged
+                             else "checkpoint saved"))
+    return "rollback" if "rollback" in acts else "warn"
+
+
+def _rollback(run: Path, algo: Algo, sampler: BatchSampler, alerts: list[Alert], lr_factor: float, log) -> int:
+    """Restore the latest checkpoint from before the failure began and scale both learning rates."""
+    onset = min(a.onset for a in alerts)
+    good = [p for p in checkpoint.list_checkpoints(ckpt_dir(run)) if _ckpt_step(p) < onset]
+    if not good:
+        raise GenzooError(f"rollback at step {onset}: no checkpoint from before step {onset}; "
+                          "lower train.ckpt_every")
+    path = good[-1]
+    state, meta = checkpoint.load(path)
+    current = {name: [g["lr"] for g in opt.param_groups] for name, opt in algo.opts.items()}
+    algo.load_state_dict(state["algo"])
+    sampler.load_state_dict(state["sampler"])
+    _set_rng_state(state["rng"])
+    lrs = {}
+    for name, opt in algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
+        for group, lr in zip(opt.param_groups, current[name]):
+            group["lr"] = lr * lr_factor
+        lrs[f"lr_{name.lower()}"] = opt.param_groups[0]["lr"]
+    back = int(meta["step"])
+    for later in checkpoint.list_checkpoints(ckpt_dir(run)):  # they hold the failing weights
+        if _ckpt_step(later) > back:
+            later.with_suffix(".safetensors").unlink(missing_ok=True)
+            later.unlink(missing_ok=True)
+    _trim_log(run / "log.jsonl", back, keep_events=True)
+    log.write(json.dumps({"step": back, "event": "rollback", "from_step": max(a.step for a in alerts),
+                          "checkpoint": path.name, **lrs}) + "\n")
+    log.flush()
+    tqdm.write(file=sys.stderr, s=f"genzoo: rolled back to step {back} ({path.name}); learning rates now "
+               + ", ".join(f"{k} = {v:.3g}" for k, v in lrs.items()))
+    return back
+
+
+def _ckpt_step(path: Path) -> int:
+    return int(path.stem.split("_")[1])
 
 
 def _new_run(run: Path, cfg: Config) -> int:
@@ -125,11 +207,22 @@ def _resume(run: Path, algo: Algo, sampler: BatchSampler) -> int:
     sampler.load_state_dict(state["sampler"])
     _set_rng_state(state["rng"])
     step = int(meta["step"])
-    log = run / "log.jsonl"  # drop log lines written after the checkpoint by the interrupted run
-    if log.exists():
-        keep = [ln for ln in log.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        log.write_text("".join(ln + "\n" for ln in keep))
+    _trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
     return step
+
+
+def _trim_log(path: Path, step: int, keep_events: bool = False) -> None:
+    """Drop log lines after ``step`` (alert and rollback events too, unless ``keep_events``).
+    Safe with a handle open in append mode: its writes go to the new end of the file."""
+    if not path.exists():
+        return
+    keep = []
+    for ln in path.read_text().splitlines():
+        if ln.strip():
+            rec = json.loads(ln)
+            if rec.get("step", 0) <= step or (keep_events and "event" in rec):
+                keep.append(ln)
+    path.write_text("".join(ln + "\n" for ln in keep))
 
 
 def _rng_state() -> dict:

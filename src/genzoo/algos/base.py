@@ -31,6 +31,19 @@ def resolve_precision(name: str, device: torch.device, conv: bool = True) -> str
     return name
 
 
+def grad_norm(net: nn.Module) -> float:
+    """The L2 norm of all of a network's gradients together (one fused kernel per dtype)."""
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    if not grads:
+        return 0.0
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).item()
+
+
+def weights_finite(nets) -> bool:
+    params = [p for net in nets for p in net.parameters()]
+    return bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all()) if params else True
+
+
 class Algo:
     """Base class: subclasses fill ``self.nets`` and ``self.opts`` (name -> module / optimizer)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from genzoo.algos.base import EMA, Algo
+from genzoo.algos.base import EMA, Algo, grad_norm
 from genzoo.losses import GAN_LOSSES, gradient_penalty
 
 
@@ -34,6 +34,7 @@ class GAN(Algo):
         self.ema = EMA(G, ema) if ema > 0 else None
         if self.ema:
             self.nets["G_ema"] = self.ema.net
+        self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
     # -- noise ----------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -68,24 +69,39 @@ class GAN(Algo):
             r = self.D(self._instance_noise(real)).float()
             f = self.D(self._instance_noise(fake)).float()
         loss = self._d_loss(r, f)
-        out = {}
+        gp_out = {}
         if self.gp_weight:
             with self.autocast():
                 gp, norms = gradient_penalty(self.D, real, fake.float())
             loss = loss + self.gp_weight * gp.float()
-            out["gp"], out["gp_grad_norm"] = gp.item(), norms.mean().item()
+            gp_out["gp"], gp_out["gp_grad_norm"] = gp.item(), norms.mean().item()
         self.opts["D"].zero_grad(set_to_none=True)
         loss.backward()
+        out = {}
+        if self.probe:
+            out.update(self._accuracy(r.detach(), f.detach()), grad_norm_d=grad_norm(self.D))
         self.opts["D"].step()
         if self.clip:  # Arjovsky et al. 2017, Alg. 1: clip after every critic update
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.clamp_(-self.clip, self.clip)
         self.d_steps_done += 1
+        out.update(gp_out)
         out.update(loss_d=loss.item(), d_real=self._d_out(r), d_fake=self._d_out(f))
         if self.loss.critic:
             out["wasserstein"] = (r.mean() - f.mean()).item()  # the critic's estimate of W(p_data, p_g)
         return out
+
+    def _accuracy(self, r: torch.Tensor, f: torch.Tensor) -> dict:
+        """D's accuracy at telling real from fake: logits split at 0 (log-losses, hinge), LSGAN
+        outputs at the midpoint of its labels, critic scores at the midpoint of the two means."""
+        if self.loss_name == "lsgan":
+            t = (self.a + self.b) / 2
+        elif self.loss.critic:
+            t = ((r.mean() + f.mean()) / 2).item()
+        else:
+            t = 0.0
+        return {"acc_real": (r > t).float().mean().item(), "acc_fake": (f <= t).float().mean().item()}
 
     def _d_out(self, logits: torch.Tensor) -> float:
         """Mean D output: a probability for log-losses, the raw score otherwise."""
@@ -100,10 +116,13 @@ class GAN(Algo):
         loss = self.loss.g(f, c=self.c) if self.loss_name == "lsgan" else self.loss.g(f)
         self.opts["G"].zero_grad(set_to_none=True)
         loss.backward()
+        out = {"loss_g": loss.item()}
+        if self.probe:
+            out["grad_norm_g"] = grad_norm(self.G)
         self.opts["G"].step()
         if self.ema:
             self.ema.update(self.G)
-        return {"loss_g": loss.item()}
+        return out
 
     # -- sampling -------------------------------------------------------------------
     @torch.no_grad()
