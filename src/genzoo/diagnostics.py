@@ -48,6 +48,7 @@ ADVICE = {
 }
 _PROB_LOSSES = ("minimax", "nsgan")
 OSC_SPREAD, OSC_SWINGS, OSC_REL = 8.0, 4, 0.3   # set on healthy and unstable runs (benchmarks/diagnostics.py)
+ENTROPY_MIN, DUP_MAX = 0.7, 0.5                  # mode_collapse: class entropy below / duplicates above
 
 
 @dataclass
@@ -148,18 +149,20 @@ class Monitor:
 
     # -- the per-step entry point -------------------------------------------------------
     def update(self, step: int, scalars: dict) -> list[Alert]:
-        alerts = []
-        bad = [k for k in ("loss_d", "loss_g") if k in scalars and not math.isfinite(scalars[k])]
-        big = [k for k in ("loss_d", "loss_g") if k in scalars and math.isfinite(scalars[k])
-               and abs(scalars[k]) > self.W.loss_limit]
-        if bad or big:
+        ld, lg, lim = scalars.get("loss_d", 0.0), scalars.get("loss_g", 0.0), self.W.loss_limit
+        if not (abs(ld) <= lim and abs(lg) <= lim):  # also true for NaN, which fails every comparison
+            bad = [k for k in ("loss_d", "loss_g") if k in scalars and not math.isfinite(scalars[k])]
             what = (f"{', '.join(bad)} is NaN/Inf" if bad else
-                    ", ".join(f"|{k}| = {abs(scalars[k]):.3g} > {self.W.loss_limit:g}" for k in big))
+                    ", ".join(f"|{k}| = {abs(scalars[k]):.3g} > {lim:g}" for k in ("loss_d", "loss_g")
+                              if abs(scalars.get(k, 0.0)) > lim))
             return [Alert("divergence", step, what, step)]
-        self.losses.append((scalars.get("loss_d", 0.0), scalars.get("loss_g", 0.0)))
-        for k in ("d_real", "d_fake", "loss_d"):
-            self.acc[k] += scalars.get(k, 0.0)
-        self.acc["n"] += 1
+        self.losses.append((ld, lg))
+        acc = self.acc
+        acc["d_real"] += scalars.get("d_real", 0.0)
+        acc["d_fake"] += scalars.get("d_fake", 0.0)
+        acc["loss_d"] += ld
+        acc["n"] += 1
+        alerts = []
         if self.wants_probe(step):
             alerts += self._probe(step, scalars)
         if self.W.diversity_every > 0 and step % self.W.diversity_every == 0:
@@ -233,7 +236,7 @@ class Monitor:
         evidence, collapsed = [], False
         if self.data.is_image:
             s["dup_fraction"] = float((nn < 0.1 * self.real_nn).double().mean())
-            if s["dup_fraction"] > 0.5:
+            if s["dup_fraction"] > DUP_MAX:
                 collapsed = True
                 evidence.append(f"{s['dup_fraction']:.0%} of the fixed batch are near-duplicates")
         hist = None
@@ -250,7 +253,7 @@ class Monitor:
             p = hist / hist.sum()
             ent = max(0.0, float(-(p[p > 0] * np.log(p[p > 0])).sum() / math.log(len(p))))
             s["class_entropy"] = ent
-            if ent < 0.7:
+            if ent < ENTROPY_MIN:
                 collapsed = True
                 top = int((p >= 0.01).sum())
                 evidence.append(f"the {len(self.z)} fixed samples fall in {top} of {len(p)} {what} "
@@ -316,7 +319,7 @@ def summarise(rows: list[dict], events: list[dict]) -> str:
     return "\n".join(out)
 
 
-_PANELS = (("losses", ("loss_d", "loss_g"), False),
+_PANELS = (("losses", ("loss_d", "loss_g"), False),  # (title, signals, log scale); dotted: alert levels
            ("D outputs and accuracy", ("d_real", "d_fake", "acc_real", "acc_fake"), False),
            ("gradient norms", ("grad_norm_g", "grad_norm_d"), True),
            ("fixed-batch diversity", ("diversity", "dup_fraction", "class_entropy"), False),
@@ -343,6 +346,9 @@ def plot(rows: list[dict], events: list[dict], path, title: str = "") -> None:
                 ax.plot(xs, ys, lw=0.9, label=k)
         if logy:
             ax.set_yscale("log")
+        for k, level in (("osc", OSC_SPREAD), ("class_entropy", ENTROPY_MIN), ("dup_fraction", DUP_MAX)):
+            if k in keys and any(k in r for r in rows):
+                ax.axhline(level, color="gray", ls=":", lw=1)
         for e in alerts:
             ax.axvline(e["step"], color=colors[e["alert"]], ls="--", lw=1)
         ax.set_title(name, fontsize=10)
