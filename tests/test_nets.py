@@ -51,3 +51,16 @@ def test_state_roundtrip_through_checkpoint_format(make, tmp_path):
     b.load_state_dict(unflatten(skel, load_file(str(tmp_path / "w.safetensors"))))
     for (k, v), (_, w) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(v, w), k
+
+
+def test_layer_norm_critic_scores_each_sample_on_its_own():
+    """A gradient penalty needs per-sample critic outputs: with d_norm=layer the score of an image does
+    not depend on the rest of the batch (with batch norm in training mode it does)."""
+    from genzoo.nets import DCGANDiscriminator
+    torch.manual_seed(0)
+    x = torch.randn(8, 1, 28, 28)
+    for norm, independent in (("layer", True), ("batch", False)):
+        D = DCGANDiscriminator(1, 28, 16, norm=norm).train()
+        alone = D(x[:1])[0]
+        in_batch = D(x)[0]
+        assert torch.allclose(alone, in_batch, atol=1e-5) == independent, norm

@@ -16,6 +16,7 @@ from genzoo.errors import GenzooError
 from genzoo.losses import GAN_LOSSES
 from genzoo.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.nets.dcgan import _BASE as DCGAN_SIZES
+from genzoo.nets.dcgan import NORMS as DCGAN_NORMS
 
 ALGOS: dict[str, Callable[[Config, Dataset, torch.device], Algo]] = {}
 
@@ -61,10 +62,12 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
             raise GenzooError(f"dcgan nets support {sorted(DCGAN_SIZES)}x square images, got {h}x{w}; "
                               "set data.image_size")
         G = DCGANGenerator(m.z_dim, c, h, m.g_width)
-        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout)
+        if m.d_norm not in DCGAN_NORMS:
+            raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
+        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm)
         return G, D, True
     if arch == "mlp":
-        G = MLPGenerator(m.z_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image)
+        G = MLPGenerator(m.z_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image, batchnorm=m.g_batchnorm)
         D = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout)
         return G, D, False
     raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")

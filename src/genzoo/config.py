@@ -36,6 +36,8 @@ class ModelConfig:
     mlp_hidden: int = 256            # hidden units of the MLP nets
     mlp_layers: int = 2              # hidden layers of the MLP nets
     d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
+    d_norm: str = "batch"            # dcgan D: batch, layer (for gradient penalties) or none
+    g_batchnorm: bool = False        # batch norm in the MLP generator's hidden layers (Ioffe & Szegedy 2015)
 
 
 @dataclass
@@ -86,7 +88,7 @@ class WatchConfig:
     window: int = 200                # a condition must hold this many steps before it alerts
     warmup: int = 500                # no mode_collapse / oscillation alerts before this step
     osc_window: int = 600            # steps over which loss oscillation is measured
-    loss_limit: float = 1000.0       # |loss| above this (or NaN/Inf) is divergence
+    loss_limit: float = 1000.0       # |loss| above this (or NaN/Inf) is divergence; x1000 for WGAN critics
     action: str = "warn"             # default action of every alert: warn, stop, rollback
     d_saturated: str = ""            # per-alert action; empty = watch.action
     vanishing_g_gradient: str = ""

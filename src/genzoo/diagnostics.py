@@ -15,7 +15,8 @@ fires at once) and fires again only after the condition has cleared:
   vanishing_g_gradient  G's gradient has collapsed (saturating loss with D(G(z)) ~ 0, or |grad G|
                         below 1/1000 of its peak)
   mode_collapse         the fixed batch covers few classes/modes, or is mostly near-duplicates
-  divergence            a loss or weight is NaN/Inf, or a loss exceeds ``loss_limit``
+  divergence            a loss or weight is NaN/Inf, or a loss exceeds ``loss_limit`` (x1000 for
+                        the unbounded scores of WGAN critics)
   oscillation           the smoothed losses swing back and forth far beyond their noise
 
 What an alert does is configurable per name (``watch.<name>``): warn, stop or rollback.
@@ -126,6 +127,8 @@ class Monitor:
         self.actions = actions(cfg)
         self.loss_name = cfg.loss.name
         self.abc = (cfg.loss.lsgan_a, cfg.loss.lsgan_b)
+        # a critic's scores are unbounded (WGAN-GP on MNIST reaches ~100 early on), so its limit is 1000x
+        self.loss_limit = self.W.loss_limit * (1000 if cfg.loss.name in ("wgan", "wgan-gp") else 1)
         n = self.W.diversity_n if data.is_image else max(self.W.diversity_n, 1000)
         self.z = algo.sample_z(n, torch.Generator().manual_seed(cfg.train.seed + 7))
         ref = data.x[torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.train.seed + 8))[:n]]
@@ -149,7 +152,7 @@ class Monitor:
 
     # -- the per-step entry point -------------------------------------------------------
     def update(self, step: int, scalars: dict) -> list[Alert]:
-        ld, lg, lim = scalars.get("loss_d", 0.0), scalars.get("loss_g", 0.0), self.W.loss_limit
+        ld, lg, lim = scalars.get("loss_d", 0.0), scalars.get("loss_g", 0.0), self.loss_limit
         if not (abs(ld) <= lim and abs(lg) <= lim):  # also true for NaN, which fails every comparison
             bad = [k for k in ("loss_d", "loss_g") if k in scalars and not math.isfinite(scalars[k])]
             what = (f"{', '.join(bad)} is NaN/Inf" if bad else

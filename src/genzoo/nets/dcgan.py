@@ -45,11 +45,20 @@ class DCGANGenerator(nn.Module):
         return x
 
 
+# D's normalisation: batch norm (DCGAN); layer norm, per sample over (C, H, W), for critics with a
+# gradient penalty, which batch norm would break by mixing the samples (Gulrajani et al. 2017, Sec. 4);
+# or none.
+NORMS = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c), "none": lambda c: nn.Identity()}
+
+
 class DCGANDiscriminator(nn.Module):
     """Returns a feature vector via ``features`` and one logit per image via ``forward``."""
 
-    def __init__(self, channels: int = 1, size: int = 28, width: int = 64, dropout: float = 0.0, cond_dim: int = 0):
+    def __init__(self, channels: int = 1, size: int = 28, width: int = 64, dropout: float = 0.0, cond_dim: int = 0,
+                 norm: str = "batch"):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm}")
         s0, n_down = _plan(size)
         self.in_shape, self.cond_dim = (channels, size, size), cond_dim
         ch = width
@@ -57,7 +66,7 @@ class DCGANDiscriminator(nn.Module):
         if dropout:
             layers.append(nn.Dropout2d(dropout))
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), NORMS[norm](ch * 2), nn.LeakyReLU(0.2, True)]
             if dropout:
                 layers.append(nn.Dropout2d(dropout))
             ch *= 2
