@@ -30,7 +30,7 @@ def test_slerp_of_parallel_vectors_is_lerp():
 
 
 def test_path_shape_and_seeded_latents():
-    z = seeded_latents([3, 4, 5], 8)
+    z = seeded_latents([3, 4, 5], lambda n, g: torch.randn(n, 8, generator=g))
     assert torch.equal(z[0], torch.randn(1, 8, generator=torch.Generator().manual_seed(3))[0])
     assert path(z, 6).shape == (2, 6, 8)
 

@@ -16,6 +16,8 @@ from genzoo.errors import GenzooError
 from genzoo.losses import GAN_LOSSES
 from genzoo.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.nets.dcgan import _BASE as DCGAN_SIZES
+from genzoo.nets.conditional import MODES as COND_MODES
+from genzoo.nets.conditional import ConditionalD
 from genzoo.nets.dcgan import NORMS as DCGAN_NORMS
 
 ALGOS: dict[str, Callable[[Config, Dataset, torch.device], Algo]] = {}
@@ -52,6 +54,10 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
     m = cfg.model
     arch = m.arch
     is_image = len(shape) == 3
+    if m.cond not in ("none",) + COND_MODES:
+        raise GenzooError(f"unknown model.cond '{m.cond}'; valid: none, " + ", ".join(COND_MODES))
+    code_dim = {"none": 0, "info": m.info_cat + m.info_cont}.get(m.cond, m.num_classes)
+    label_in = m.num_classes if m.cond == "concat" else 0       # the label as extra input channels of D
     if arch == "auto":
         arch = "dcgan" if is_image else "mlp"
     if arch == "dcgan":
@@ -61,16 +67,34 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
         if h != w or h not in DCGAN_SIZES:
             raise GenzooError(f"dcgan nets support {sorted(DCGAN_SIZES)}x square images, got {h}x{w}; "
                               "set data.image_size")
-        G = DCGANGenerator(m.z_dim, c, h, m.g_width)
         if m.d_norm not in DCGAN_NORMS:
             raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
-        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm)
-        return G, D, True
-    if arch == "mlp":
-        G = MLPGenerator(m.z_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image, batchnorm=m.g_batchnorm)
-        D = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout)
-        return G, D, False
-    raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")
+        G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width)
+        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in)
+        conv = True
+    elif arch == "mlp":
+        G = MLPGenerator(m.z_dim + code_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image,
+                         batchnorm=m.g_batchnorm)
+        D = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout, cond_dim=label_in)
+        conv = False
+    else:
+        raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")
+    if m.cond != "none":
+        D = ConditionalD(D, m.cond, m.num_classes, m.info_cat, m.info_cont)
+    return G, D, conv
+
+
+def check_labels(cfg: Config, data: Dataset) -> None:
+    """Conditional GANs need labels in 0..num_classes-1; say so in one line otherwise."""
+    m = cfg.model
+    if m.cond not in ("concat", "projection", "acgan"):
+        return
+    if data.y is None:
+        raise GenzooError(f"model.cond={m.cond} needs labelled data, but '{data.name}' has no labels")
+    lo, hi = int(data.y.min()), int(data.y.max())
+    if lo < 0 or hi >= m.num_classes:
+        raise GenzooError(f"'{data.name}' has labels {lo}..{hi}, outside 0..{m.num_classes - 1}; "
+                          f"set model.num_classes={hi + 1}")
 
 
 @register("gan")
@@ -90,4 +114,6 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
                gp_weight=L.gp_weight if L.name == "wgan-gp" else 0.0,
                label_smoothing=L.label_smoothing, label_flip=L.label_flip,
                instance_noise=L.instance_noise, noise_anneal_steps=T.steps * T.n_critic,
-               ema=O.ema, channels_last=conv)
+               ema=O.ema, channels_last=conv, cond=cfg.model.cond, num_classes=cfg.model.num_classes,
+               info_codes=(cfg.model.info_cat, cfg.model.info_cont), aux_weight=L.aux_weight,
+               info_weights=(L.info_weight_cat, L.info_weight_cont))

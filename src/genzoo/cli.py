@@ -41,6 +41,11 @@ def _add_sample(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--label", type=int, help="conditional runs: generate this class only (InfoGAN: this category "
+                                             "of the categorical code)")
+    p.add_argument("--grid-by-class", action="store_true",
+                   help="conditional runs: one row per class over shared noise (the same z in each column, "
+                        "so style stays fixed while the class changes); --n sets the columns (default 10)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--out", help="PNG file for the grid")
     g.add_argument("--npz", help="write the samples to this .npz (key 'images') instead of a grid")
@@ -111,6 +116,22 @@ def _add_theory(sub) -> None:
     p.add_argument("--out", help="figure path (default theory-NAME.png)")
 
 
+def _add_traverse(sub) -> None:
+    p = sub.add_parser("traverse", help="InfoGAN: sweep one continuous code for every category",
+                       description="Draw an InfoGAN traversal grid: one row per category of the categorical "
+                                   "code, columns sweeping continuous code N from -SPAN to SPAN (training used "
+                                   "[-1, 1], so the outer columns extrapolate, as in Chen et al. 2016, Fig. 2), "
+                                   "with the same z everywhere and the other continuous codes at 0.",
+                       epilog="example:\n  genzoo traverse runs/infogan-mnist --code 0 --out rotation.png",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--code", type=int, required=True, help="which continuous code (0-based)")
+    p.add_argument("--steps", type=int, default=9, help="columns (default 9)")
+    p.add_argument("--span", type=float, default=2.0, help="sweep from -SPAN to SPAN (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shared z (default 0)")
+    p.add_argument("--out", help="PNG file (default RUN_DIR/traverse_code{N}.png)")
+
+
 def _add_diagnose(sub) -> None:
     p = sub.add_parser("diagnose", help="summarise a run's training alerts and plot its signals",
                        description="Read RUN_DIR/log.jsonl, print the alerts raised while training "
@@ -174,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_interpolate(sub)
     _add_theory(sub)
     _add_diagnose(sub)
+    _add_traverse(sub)
     _add_experiment(sub)
     _add_invert(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
@@ -230,7 +252,16 @@ def cmd_sample(args) -> int:
     if args.n < 1:
         raise GenzooError("--n must be at least 1")
     cfg, algo, meta = open_run(Path(args.run_dir))
-    z = algo.sample_z(args.n, torch.Generator().manual_seed(args.seed))
+    from genzoo.latent import check_label, class_grid_latents, with_code
+    nrow = None
+    if args.grid_by_class:
+        check_label(algo, 0)
+        nrow = args.n if args.n != 64 else 10
+        z = class_grid_latents(algo, nrow, args.seed)
+    else:
+        z = algo.sample_z(args.n, torch.Generator().manual_seed(args.seed))
+        if args.label is not None:
+            z = with_code(algo, z, args.label)
     x = torch.cat([algo.generate(zc) for zc in z.split(500)])
     if len(x.shape) != 4:
         pts = x.cpu().numpy()
@@ -250,8 +281,9 @@ def cmd_sample(args) -> int:
         out = args.npz
     else:
         out = Path(args.out or Path(args.run_dir) / "samples.png")
-        images.save_png(out, images.make_grid(u8), scale=2 if u8.shape[-1] <= 32 else 1)
-    print(f"wrote {args.n} samples from step {meta['step']} to {out}")
+        images.save_png(out, images.make_grid(u8, nrow=nrow) if nrow else images.make_grid(u8),
+                        scale=2 if u8.shape[-1] <= 32 else 1)
+    print(f"wrote {len(u8)} samples from step {meta['step']} to {out}")
     return 0
 
 
@@ -334,6 +366,25 @@ def cmd_theory(args) -> int:
     return 0
 
 
+def cmd_traverse(args) -> int:
+    from genzoo import images
+    from genzoo.data import to_uint8
+    from genzoo.errors import GenzooError
+    from genzoo.latent import traversal_latents
+    from genzoo.run import open_run
+
+    if args.steps < 2:
+        raise GenzooError("--steps must be at least 2")
+    _, algo, meta = open_run(Path(args.run_dir))
+    z = traversal_latents(algo, args.code, args.steps, args.seed, args.span)
+    u8 = to_uint8(algo.generate(z))
+    out = Path(args.out or Path(args.run_dir) / f"traverse_code{args.code}.png")
+    images.save_png(out, images.make_grid(u8, nrow=args.steps), scale=2 if u8.shape[-1] <= 32 else 1)
+    print(f"wrote a {algo.info_cat} x {args.steps} traversal of continuous code {args.code} "
+          f"(step {meta['step']}) to {out}")
+    return 0
+
+
 def cmd_diagnose(args) -> int:
     from genzoo import diagnostics
 
@@ -400,7 +451,7 @@ def cmd_invert(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
-            "interpolate": cmd_interpolate, "theory": cmd_theory, "diagnose": cmd_diagnose,
+            "interpolate": cmd_interpolate, "theory": cmd_theory, "diagnose": cmd_diagnose, "traverse": cmd_traverse,
             "experiment": cmd_experiment, "invert": cmd_invert,
             "list": cmd_list}
 

@@ -37,6 +37,10 @@ class ModelConfig:
     mlp_layers: int = 2              # hidden layers of the MLP nets
     d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
     d_norm: str = "batch"            # dcgan D: batch, layer (for gradient penalties) or none
+    cond: str = "none"               # none, concat (CGAN), projection, acgan, info (InfoGAN)
+    num_classes: int = 10            # labels 0..num_classes-1 for concat / projection / acgan
+    info_cat: int = 10               # InfoGAN: classes of the categorical code
+    info_cont: int = 2               # InfoGAN: continuous codes, uniform on [-1, 1]
     g_batchnorm: bool = False        # batch norm in the MLP generator's hidden layers (Ioffe & Szegedy 2015)
 
 
@@ -51,6 +55,9 @@ class LossConfig:
     label_smoothing: float = 0.0     # one-sided: real target 1 - s (Salimans et al. 2016)
     label_flip: float = 0.0          # probability of swapping real/fake targets in D's step
     instance_noise: float = 0.0      # std of Gaussian noise added to D's inputs (annealed to 0)
+    aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
+    info_weight_cat: float = 1.0     # InfoGAN: lambda for the categorical code (Chen et al. 2016, Sec. 7)
+    info_weight_cont: float = 0.1    # InfoGAN: smaller lambda for the continuous codes, as the paper advises
 
 
 @dataclass

@@ -67,6 +67,22 @@ def image_metrics(fake, ref, stamp: dict, which: tuple[str, ...], out_dir: Path 
     return out
 
 
+def code_metrics(algo, z, pred, stamp: dict) -> dict:
+    """For conditional runs, how often the classifier agrees with the class each sample was drawn
+    for (CGAN/ACGAN), or with its InfoGAN category after the best one-to-one matching."""
+    from genzoo.metrics.conditional import category_accuracy, label_accuracy
+
+    intended = algo.labels_of(z) if hasattr(algo, "labels_of") else None
+    if intended is None:
+        return {}
+    base = {"extractor": stamp["extractor"], "n": len(pred), "genzoo_version": __version__}
+    intended = intended.cpu().numpy()
+    if getattr(algo, "labelled", False):
+        return {"label_accuracy": {"value": label_accuracy(pred, intended), **base}}
+    acc, mapping = category_accuracy(pred, intended, algo.info_cat, len(stamp["class_names"]))
+    return {"category_accuracy": {"value": acc, "mapping": mapping, "matching": "hungarian", **base}}
+
+
 def _resolve_n(n: int | None) -> int:
     n = 10_000 if n is None else n
     if n < 2:
@@ -96,6 +112,7 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
               "dataset": spec, "seed": seed,
               "metrics": image_metrics(fake, ref, stamp, which, run, f"{cfg.recipe} step {meta['step']}: "
                                                                      f"classes of {n} samples")}
+    result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
     atomic_write_bytes(run / "metrics.json", json.dumps(result, indent=1).encode())
     return result
 
@@ -178,7 +195,8 @@ def format_table(result: dict) -> str:
                        f"classes>=1%: {v['classes_covered']}")
             else:
                 val = f"{v['value']:.4g}" + (f" ± {v['std']:.2g}" if "std" in v else "")
-            lines.append(f"  {k:<26} {val:<24} n={v['n']} vs {v['reference']} (n={v['n_reference']})")
+            ref = f"vs {v['reference']} (n={v['n_reference']})" if "reference" in v else f"by {v['extractor']}"
+            lines.append(f"  {k:<26} {val:<24} n={v['n']} {ref}")
         else:
             lines.append(f"  {k:<22} {v:.4f}" if isinstance(v, float) else f"  {k:<22} {v}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Latent-space tools: interpolation between points of z.
+"""Latent-space tools: interpolation between points of z, and the codes of conditional GANs.
 
 Slerp is the default for Gaussian z: in d dimensions samples concentrate near the sphere of
 radius sqrt(d), and the straight line between two of them passes through lower norms
@@ -34,9 +34,57 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 INTERPOLATORS = {"lerp": lerp, "slerp": slerp}
 
 
-def seeded_latents(seeds: list[int], z_dim: int) -> torch.Tensor:
-    """One z per seed, drawn exactly as `genzoo sample --seed S --n 1` draws it. (S, z_dim)"""
-    return torch.stack([torch.randn(1, z_dim, generator=torch.Generator().manual_seed(s))[0] for s in seeds])
+def seeded_latents(seeds: list[int], draw) -> torch.Tensor:
+    """One latent per seed, drawn exactly as `genzoo sample --seed S --n 1` draws it, by
+    ``draw(n, generator)`` (a model's ``sample_z``). (S, D)"""
+    return torch.stack([draw(1, torch.Generator().manual_seed(s))[0].cpu() for s in seeds])
+
+
+# -- codes of conditional GANs and InfoGAN: the latent is z ⊕ one-hot class ⊕ continuous codes --
+def _classes(algo) -> int:
+    return algo.num_classes if getattr(algo, "labelled", False) else getattr(algo, "info_cat", 0)
+
+
+def check_label(algo, label: int) -> None:
+    k = _classes(algo)
+    if not k:
+        raise GenzooError("--label needs a conditional run (cgan, cgan-projection, acgan) or infogan")
+    if not 0 <= label < k:
+        raise GenzooError(f"--label {label} is outside 0..{k - 1}")
+
+
+def with_code(algo, latent: torch.Tensor, label: int | None = None, cont: dict[int, float] | None = None):
+    """A copy of the latents with the class (InfoGAN: category) set to ``label`` and continuous
+    code i set to cont[i]; the noise part is kept, so style stays fixed while the code changes."""
+    k, out = _classes(algo), latent.clone()
+    if label is not None:
+        check_label(algo, label)
+        out[:, algo.z_dim:algo.z_dim + k] = 0.0
+        out[:, algo.z_dim + label] = 1.0
+    for i, v in (cont or {}).items():
+        out[:, algo.z_dim + k + i] = v
+    return out
+
+
+def class_grid_latents(algo, cols: int, seed: int) -> torch.Tensor:
+    """One row per class over shared noise: row y, column j = (z_j, y). (K * cols, D)"""
+    base = algo.sample_z(cols, torch.Generator().manual_seed(seed))
+    return torch.cat([with_code(algo, base, y) for y in range(_classes(algo))])
+
+
+def traversal_latents(algo, code: int, steps: int, seed: int, span: float = 2.0) -> torch.Tensor:
+    """InfoGAN traversal: rows are categories, columns sweep continuous code ``code`` over
+    [-span, span]; one shared z, the other continuous codes at 0. (info_cat * steps, D)"""
+    if getattr(algo, "cond", "none") != "info":
+        raise GenzooError("traverse needs an InfoGAN run (recipe infogan)")
+    if not 0 <= code < algo.info_cont:
+        raise GenzooError(f"--code {code} is outside 0..{algo.info_cont - 1} (the run's continuous codes)")
+    z = algo.sample_z(1, torch.Generator().manual_seed(seed))
+    zero = {i: 0.0 for i in range(algo.info_cont)}
+    rows = []
+    for c in range(algo.info_cat):
+        rows += [with_code(algo, z, c, {**zero, code: float(v)}) for v in torch.linspace(-span, span, steps)]
+    return torch.cat(rows)
 
 
 def path(points: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
@@ -57,9 +105,9 @@ def render_interpolation(algo, seeds: list[int], steps: int, method: str, out: P
         raise GenzooError("interpolation needs at least two seeds and --steps >= 2")
     if out.suffix.lower() not in (".png", ".gif"):
         raise GenzooError(f"--out must end in .png or .gif, got '{out.name}'")
-    if not hasattr(algo, "z_dim"):
+    if not hasattr(algo, "sample_z"):
         raise GenzooError("interpolation needs a model with a latent z")
-    zs = path(seeded_latents(seeds, algo.z_dim), steps, method)  # (pairs, steps, D)
+    zs = path(seeded_latents(seeds, algo.sample_z), steps, method)  # (pairs, steps, D)
     x = to_uint8(algo.generate(zs.flatten(0, 1)))               # (pairs * steps, C, H, W)
     if x.dim() != 4:
         raise GenzooError("interpolation draws images; this run generates 2-D points")

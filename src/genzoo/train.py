@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from genzoo import checkpoint, images
 from genzoo.algos.base import Algo
-from genzoo.build import build_algo, dataset_for
+from genzoo.build import build_algo, check_labels, dataset_for
 from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset, to_uint8
 from genzoo.diagnostics import Alert, Monitor
@@ -59,6 +59,7 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
     run, T = Path(out), cfg.train
     torch.manual_seed(T.seed)  # network initialisation depends on the seed only
     data = dataset_for(cfg)
+    check_labels(cfg, data)
     algo = build_algo(cfg, data.sample_shape)
     sampler = BatchSampler(len(data), T.batch_size, seed=T.seed)
     start = _resume(run, algo, sampler) if resume else _new_run(run, cfg)

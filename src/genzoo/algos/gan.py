@@ -2,12 +2,18 @@
 
 The stabilising tricks of the seeds are options here, not copies of the algo:
 one-sided label smoothing, label flipping, instance noise, WGAN weight clipping,
-the WGAN-GP penalty and an EMA of G for sampling.
+the WGAN-GP penalty and an EMA of G for sampling. So is conditioning (``cond``):
+CGAN with the label concatenated or projected into D, ACGAN's auxiliary classifier and
+InfoGAN's codes, each combinable with any objective. G's input is always one latent vector,
+z ⊕ code, so sampling, interpolation and evaluation treat every GAN alike.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from genzoo.algos.base import EMA, Algo, grad_norm
 from genzoo.losses import GAN_LOSSES, gradient_penalty
@@ -18,11 +24,18 @@ class GAN(Algo):
                  loss: str = "nsgan", *, z_dim: int, device: torch.device, precision: str = "fp32",
                  lsgan_abc: tuple[float, float, float] = (0.0, 1.0, 1.0), clip: float = 0.0, gp_weight: float = 0.0,
                  label_smoothing: float = 0.0, label_flip: float = 0.0, instance_noise: float = 0.0,
-                 noise_anneal_steps: int = 1, ema: float = 0.0, channels_last: bool = False):
+                 noise_anneal_steps: int = 1, ema: float = 0.0, channels_last: bool = False,
+                 cond: str = "none", num_classes: int = 10, info_codes: tuple[int, int] = (0, 0),
+                 aux_weight: float = 1.0, info_weights: tuple[float, float] = (1.0, 0.1)):
         super().__init__(device, precision)
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss}")
         self.G, self.D, self.z_dim = G, D, z_dim
+        self.cond, self.num_classes = cond, num_classes
+        self.info_cat, self.info_cont = info_codes if cond == "info" else (0, 0)
+        self.labelled = cond in ("concat", "projection", "acgan")
+        self.code_dim = num_classes if self.labelled else self.info_cat + self.info_cont
+        self.aux_weight, self.info_weights = aux_weight, info_weights
         self.loss_name, self.loss = loss, GAN_LOSSES[loss]
         self.a, self.b, self.c = lsgan_abc
         self.clip, self.gp_weight = clip, gp_weight
@@ -37,8 +50,47 @@ class GAN(Algo):
         self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
     # -- noise ----------------------------------------------------------------------
-    def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, generator=generator).to(self.device)  # Gaussian z (SEEDS 000)
+    def sample_z(self, n: int, generator: torch.Generator | None = None,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents (n, z_dim + code_dim): Gaussian z (SEEDS 000), then the code: a one-hot label
+        (uniform, or ``labels``) for conditional GANs; for InfoGAN a uniform categorical code
+        (one-hot) and continuous codes uniform on [-1, 1]."""
+        z = torch.randn(n, self.z_dim, generator=generator)
+        if self.labelled:
+            y = torch.randint(0, self.num_classes, (n,), generator=generator) if labels is None else labels.cpu()
+            z = torch.cat([z, F.one_hot(y, self.num_classes).float()], 1)
+        elif self.cond == "info":
+            c = torch.randint(0, self.info_cat, (n,), generator=generator) if labels is None else labels.cpu()
+            u = torch.rand(n, self.info_cont, generator=generator) * 2 - 1
+            z = torch.cat([z, F.one_hot(c, self.info_cat).float(), u], 1)
+        return z.to(self.device)
+
+    def labels_of(self, latent: torch.Tensor) -> torch.Tensor | None:
+        """The class (or InfoGAN category) each latent was drawn with."""
+        k = self.num_classes if self.labelled else self.info_cat
+        return latent[:, self.z_dim:self.z_dim + k].argmax(1) if k else None
+
+    def _disc(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits and its auxiliary output (ACGAN classes, InfoGAN Q) for images x with labels y."""
+        if self.cond == "none":
+            return self.D(x), None
+        return self.D.scores(x, y if self.cond in ("concat", "projection") else None)
+
+    def _aux_loss(self, aux: torch.Tensor, latent: torch.Tensor, out: dict,
+                  labels: torch.Tensor | None = None) -> torch.Tensor:
+        """ACGAN: cross-entropy of the auxiliary classifier on the intended class. InfoGAN: L_I, the
+        variational bound on I(c; G(z, c)) (Chen et al. 2016, Eq. 5): cross-entropy for the categorical
+        code, a unit-variance Gaussian log-likelihood (up to a constant) for the continuous codes."""
+        if self.cond == "acgan":
+            ce = F.cross_entropy(aux.float(), self.labels_of(latent) if labels is None else labels)
+            out["aux_ce_real" if labels is not None else "aux_ce_fake"] = ce.item()
+            return self.aux_weight * ce
+        code = latent[:, self.z_dim:]
+        ce = F.cross_entropy(aux[:, :self.info_cat].float(), code[:, :self.info_cat].argmax(1))
+        mse = 0.5 * (aux[:, self.info_cat:].float() - code[:, self.info_cat:]).pow(2).sum(1).mean()
+        out["l_i"] = math.log(self.info_cat) - ce.item()  # lower bound on I(c_cat; x); at most H(c) = ln K
+        out["info_cont"] = mse.item()
+        return self.info_weights[0] * ce + self.info_weights[1] * mse
 
     def _instance_noise(self, x: torch.Tensor) -> torch.Tensor:
         """Gaussian noise on D's inputs, annealed linearly to 0 (Sønderby et al. 2017)."""
@@ -63,16 +115,25 @@ class GAN(Algo):
     def d_step(self, batch: dict) -> dict:
         real = self.to_input(batch["x"])
         B = real.shape[0]
+        y_real = batch["y"].to(self.device) if self.labelled else None
+        latent = self.sample_z(B)
+        y_fake = self.labels_of(latent)
         with torch.no_grad(), self.autocast():
-            fake = self.G(self.sample_z(B))
+            fake = self.G(latent)
         with self.autocast():
-            r = self.D(self._instance_noise(real)).float()
-            f = self.D(self._instance_noise(fake)).float()
+            r, r_aux = self._disc(self._instance_noise(real), y_real)
+            f, f_aux = self._disc(self._instance_noise(fake), y_fake)
+        r, f = r.float(), f.float()
         loss = self._d_loss(r, f)
         gp_out = {}
+        if self.cond == "acgan":  # D's classifier learns from real and generated images
+            loss = loss + self._aux_loss(r_aux, latent, gp_out, labels=y_real) + self._aux_loss(f_aux, latent, gp_out)
+        elif self.cond == "info":  # Q (sharing D's body) learns to recover the code from G's images
+            loss = loss + self._aux_loss(f_aux, latent, gp_out)
         if self.gp_weight:
+            critic = self.D if self.cond in ("none", "acgan", "info") else (lambda x: self.D(x, y_real))
             with self.autocast():
-                gp, norms = gradient_penalty(self.D, real, fake.float())
+                gp, norms = gradient_penalty(critic, real, fake.float())
             loss = loss + self.gp_weight * gp.float()
             gp_out["gp"], gp_out["gp_grad_norm"] = gp.item(), norms.mean().item()
         self.opts["D"].zero_grad(set_to_none=True)
@@ -111,12 +172,16 @@ class GAN(Algo):
 
     def g_step(self, batch: dict) -> dict:
         B = batch["x"].shape[0]
+        latent = self.sample_z(B)
         with self.autocast():
-            f = self.D(self.G(self.sample_z(B))).float()
+            f, f_aux = self._disc(self.G(latent), self.labels_of(latent))
+        f = f.float()
         loss = self.loss.g(f, c=self.c) if self.loss_name == "lsgan" else self.loss.g(f)
+        out = {"loss_g": loss.item()}
+        if f_aux is not None:  # ACGAN: G wants its images classified as intended; InfoGAN: the code recoverable
+            loss = loss + self._aux_loss(f_aux, latent, out)
         self.opts["G"].zero_grad(set_to_none=True)
         loss.backward()
-        out = {"loss_g": loss.item()}
         if self.probe:
             out["grad_norm_g"] = grad_norm(self.G)
         self.opts["G"].step()

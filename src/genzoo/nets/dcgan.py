@@ -23,13 +23,15 @@ def _plan(size: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64, cond_dim: int = 0):
+    """G(z) for a latent z of size z_dim (for conditional GANs the latent already holds the code)."""
+
+    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64):
         super().__init__()
         s0, n_up = _plan(size)
-        self.z_dim, self.cond_dim, self.out_shape = z_dim, cond_dim, (channels, size, size)
+        self.z_dim, self.out_shape = z_dim, (channels, size, size)
         ch = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [  # project z to (ch, s0, s0) with a transposed conv: no FC layer
-            nn.ConvTranspose2d(z_dim + cond_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+            nn.ConvTranspose2d(z_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n_up - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
@@ -37,10 +39,8 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if cond is not None:
-            z = torch.cat([z, cond], 1)  # (B, z_dim + cond_dim)
-        assert z.shape[1] == self.z_dim + self.cond_dim, z.shape
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        assert z.shape[1] == self.z_dim, z.shape
         x = self.net(z[:, :, None, None])  # (B, Z, 1, 1) -> (B, C, H, W)
         return x
 

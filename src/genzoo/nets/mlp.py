@@ -14,10 +14,10 @@ import torch.nn as nn
 
 class MLPGenerator(nn.Module):
     def __init__(self, z_dim: int, out_shape: tuple[int, ...], hidden: int = 256, layers: int = 2,
-                 tanh: bool = True, cond_dim: int = 0, batchnorm: bool = False):
+                 tanh: bool = True, batchnorm: bool = False):
         super().__init__()
-        self.z_dim, self.cond_dim, self.out_shape = z_dim, cond_dim, tuple(out_shape)
-        dims = [z_dim + cond_dim] + [hidden] * layers
+        self.z_dim, self.out_shape = z_dim, tuple(out_shape)
+        dims = [z_dim] + [hidden] * layers
         mods: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
             mods += [nn.Linear(a, b, bias=not batchnorm)] + ([nn.BatchNorm1d(b)] if batchnorm else []) + [nn.ReLU(True)]
@@ -26,9 +26,7 @@ class MLPGenerator(nn.Module):
             mods.append(nn.Tanh())
         self.net = nn.Sequential(*mods)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if cond is not None:
-            z = torch.cat([z, cond], 1)  # (B, z_dim + cond_dim)
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, *self.out_shape)  # (B, *out_shape)
 
 
