@@ -2,7 +2,7 @@
 unconditional dcgan at equal steps, and InfoGAN's categorical accuracy.
 
     python benchmarks/conditional.py [--steps 2000] [--data-root ../shared/data] [--out runs/conditional]
-                                     [--only cgan,acgan,...] [--n 10000]
+                                     [--only cgan,acgan,...] [--n 10000] [--seed 0]
 
 Trains (or, when a run directory already holds the final step, reuses) dcgan, cgan,
 cgan-projection, acgan and infogan for the same number of steps, then for each prints:
@@ -28,7 +28,7 @@ from genzoo.train import train
 RECIPES = ("dcgan", "cgan", "cgan-projection", "acgan", "infogan")
 
 
-def ensure_run(recipe: str, steps: int, root: str | None, out: Path) -> tuple[Path, float | None]:
+def ensure_run(recipe: str, steps: int, root: str | None, out: Path, seed: int = 0) -> tuple[Path, float | None]:
     run = out / recipe
     last = checkpoint.latest(ckpt_dir(run))
     if last is not None and checkpoint.load(last)[1]["step"] >= steps:
@@ -36,6 +36,7 @@ def ensure_run(recipe: str, steps: int, root: str | None, out: Path) -> tuple[Pa
     cfg = load_recipe(recipe, "mnist")
     cfg.set("data.root", root)
     cfg.set("train.steps", steps)
+    cfg.set("train.seed", seed)
     t = time.perf_counter()
     train(cfg, run, resume=last is not None, progress=False)
     return run, time.perf_counter() - t
@@ -48,11 +49,12 @@ def main() -> None:
     ap.add_argument("--out", default="runs/conditional")
     ap.add_argument("--only", default=",".join(RECIPES))
     ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     out = Path(args.out)
     rows = []
     for recipe in args.only.split(","):
-        run, secs = ensure_run(recipe, args.steps, args.data_root, out)
+        run, secs = ensure_run(recipe, args.steps, args.data_root, out, args.seed)
         res = evaluate_run(run, n=args.n, metrics="fid,modes")
         m = res["metrics"]
         acc = m.get("label_accuracy", m.get("category_accuracy", {})).get("value")

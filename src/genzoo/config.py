@@ -31,6 +31,7 @@ class DataConfig:
 class ModelConfig:
     arch: str = "auto"               # auto (dcgan for images, mlp for 2-D points), dcgan, mlp
     z_dim: int = 100
+    z_dist: str = "normal"           # normal, or uniform on [-1, 1]
     g_width: int = 64                # base channel count of the dcgan nets
     d_width: int = 64
     mlp_hidden: int = 256            # hidden units of the MLP nets
@@ -222,7 +223,7 @@ def _recipe_dir():
 def list_recipes() -> dict[str, str]:
     """Recipe name -> one-line description."""
     out = {}
-    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name):
+    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name.removesuffix(".yaml")):
         if entry.name.endswith(".yaml"):
             d = yaml.safe_load(entry.read_text()) or {}
             out[entry.name[:-5]] = str(d.get("description", "")).strip().splitlines()[0] if d.get("description") else ""
