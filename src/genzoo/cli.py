@@ -281,8 +281,7 @@ def cmd_sample(args) -> int:
         out = args.npz
     else:
         out = Path(args.out or Path(args.run_dir) / "samples.png")
-        images.save_png(out, images.make_grid(u8, nrow=nrow) if nrow else images.make_grid(u8),
-                        scale=2 if u8.shape[-1] <= 32 else 1)
+        images.save_grid(out, u8, nrow=nrow)
     print(f"wrote {len(u8)} samples from step {meta['step']} to {out}")
     return 0
 
@@ -379,7 +378,7 @@ def cmd_traverse(args) -> int:
     z = traversal_latents(algo, args.code, args.steps, args.seed, args.span)
     u8 = to_uint8(algo.generate(z))
     out = Path(args.out or Path(args.run_dir) / f"traverse_code{args.code}.png")
-    images.save_png(out, images.make_grid(u8, nrow=args.steps), scale=2 if u8.shape[-1] <= 32 else 1)
+    images.save_grid(out, u8, nrow=args.steps)
     print(f"wrote a {algo.info_cat} x {args.steps} traversal of continuous code {args.code} "
           f"(step {meta['step']}) to {out}")
     return 0
@@ -442,8 +441,7 @@ def cmd_invert(args) -> int:
     with torch.no_grad():
         recon = to_uint8(G(z))
     out = Path(args.out or Path(args.run_dir) / "inversion.png")
-    images.save_png(out, images.make_grid(torch.cat([x_u8, recon]), nrow=len(x_u8)),
-                    scale=2 if shape[-1] <= 32 else 1)
+    images.save_grid(out, torch.cat([x_u8, recon]), nrow=len(x_u8))
     method = "encoder" if args.encoder else f"optimisation ({args.restarts} restarts x {args.steps} steps)"
     print(f"{method}: pixel MSE in [-1, 1] units, mean {err.mean():.4f} (min {err.min():.4f}, max {err.max():.4f}) "
           f"over {len(x)} images; wrote {out}")

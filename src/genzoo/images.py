@@ -40,6 +40,16 @@ def save_png(path: Path, grid: np.ndarray | Image.Image, scale: int = 1) -> None
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
+def display_scale(images_u8) -> int:
+    """Small images (<= 32 px) are saved at 2x, so digits stay legible in a viewer."""
+    return 2 if images_u8.shape[-1] <= 32 else 1
+
+
+def save_grid(path: Path, images_u8: torch.Tensor, nrow: int | None = None) -> None:
+    """uint8 (N, C, H, W) -> a PNG grid, ``nrow`` images per row, at display scale."""
+    save_png(path, make_grid(images_u8, nrow=nrow), scale=display_scale(images_u8))
+
+
 def save_gif(path: Path, frames: list[Image.Image], ms_per_frame: int = 200) -> None:
     if not frames:
         return

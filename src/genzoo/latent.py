@@ -111,10 +111,10 @@ def render_interpolation(algo, seeds: list[int], steps: int, method: str, out: P
     x = to_uint8(algo.generate(zs.flatten(0, 1)))               # (pairs * steps, C, H, W)
     if x.dim() != 4:
         raise GenzooError("interpolation draws images; this run generates 2-D points")
-    scale = 2 if x.shape[-1] <= 32 else 1
+    scale = images.display_scale(x)
     if out.suffix.lower() == ".gif":
         frames = [images.to_pil(images.make_grid(x[i::steps], nrow=len(seeds) - 1)) for i in range(steps)]
         frames = [f.resize((f.width * scale, f.height * scale), Image.Resampling.NEAREST) for f in frames]
         images.save_gif(out, frames + frames[-2:0:-1], ms_per_frame=120)  # ping-pong, endpoints once
     else:
-        images.save_png(out, images.make_grid(x, nrow=steps), scale=scale)
+        images.save_grid(out, x, nrow=steps)

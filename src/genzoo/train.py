@@ -244,8 +244,7 @@ def render(algo: Algo, z: torch.Tensor, data: Dataset, path: Path, title: str = 
     x = algo.generate(z)
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.is_image:
-        grid = images.make_grid(to_uint8(x))
-        images.save_png(path, grid, scale=2 if x.shape[-1] <= 32 else 1)
+        images.save_grid(path, to_uint8(x))
     else:
         centers = data.meta.get("centers")
         lim = float(data.x.abs().max()) * 1.3
