@@ -102,7 +102,12 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return []
-    return sorted((p for p in ckpt_dir.iterdir() if _NAME.match(p.name)), key=lambda p: int(_NAME.match(p.name)[1]))
+    return sorted((p for p in ckpt_dir.iterdir() if _NAME.match(p.name)), key=step_of)
+
+
+def step_of(json_path: Path) -> int:
+    """The step a checkpoint's JSON file (step_NNNNNN.json) was saved at."""
+    return int(_NAME.match(Path(json_path).name)[1])
 
 
 def latest(ckpt_dir: Path) -> Path | None:

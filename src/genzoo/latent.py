@@ -42,7 +42,7 @@ def seeded_latents(seeds: list[int], draw) -> torch.Tensor:
 
 # -- codes of conditional GANs and InfoGAN: the latent is z ⊕ one-hot class ⊕ continuous codes --
 def _classes(algo) -> int:
-    return algo.num_classes if getattr(algo, "labelled", False) else getattr(algo, "info_cat", 0)
+    return getattr(algo, "code_classes", 0)  # 0 for unconditional models
 
 
 def check_label(algo, label: int) -> None:

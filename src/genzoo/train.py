@@ -97,7 +97,7 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
                 log.flush()
                 bar.set_postfix({k: f"{scalars[k]:.3g}" for k in ("loss_d", "loss_g") if k in scalars})
             if alerts:
-                action = _handle_alerts(alerts, monitor, log, bar, save, step)
+                action = _handle_alerts(alerts, monitor, log, save, step)
                 if action == "rollback":
                     rollbacks += 1
                     if rollbacks > cfg.watch.max_rollbacks:
@@ -134,7 +134,7 @@ def _round(v: float) -> float | None:
     return round(v, 6) if np.isfinite(v) else None  # JSON has no NaN; null marks a non-finite value
 
 
-def _handle_alerts(alerts: list[Alert], monitor: Monitor, log, bar, save, step: int) -> str:
+def _handle_alerts(alerts: list[Alert], monitor: Monitor, log, save, step: int) -> str:
     """Log and show each alert, then apply the strongest action: stop > rollback > warn."""
     acts = []
     for a in alerts:
@@ -157,24 +157,20 @@ def _handle_alerts(alerts: list[Alert], monitor: Monitor, log, bar, save, step: 
 def _rollback(run: Path, algo: Algo, sampler: BatchSampler, alerts: list[Alert], lr_factor: float, log) -> int:
     """Restore the latest checkpoint from before the failure began and scale both learning rates."""
     onset = min(a.onset for a in alerts)
-    good = [p for p in checkpoint.list_checkpoints(ckpt_dir(run)) if _ckpt_step(p) < onset]
+    good = [p for p in checkpoint.list_checkpoints(ckpt_dir(run)) if checkpoint.step_of(p) < onset]
     if not good:
         raise GenzooError(f"rollback at step {onset}: no checkpoint from before step {onset}; "
                           "lower train.ckpt_every")
     path = good[-1]
-    state, meta = checkpoint.load(path)
     current = {name: [g["lr"] for g in opt.param_groups] for name, opt in algo.opts.items()}
-    algo.load_state_dict(state["algo"])
-    sampler.load_state_dict(state["sampler"])
-    _set_rng_state(state["rng"])
+    back = _restore(path, algo, sampler)
     lrs = {}
     for name, opt in algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
         for group, lr in zip(opt.param_groups, current[name]):
             group["lr"] = lr * lr_factor
         lrs[f"lr_{name.lower()}"] = opt.param_groups[0]["lr"]
-    back = int(meta["step"])
     for later in checkpoint.list_checkpoints(ckpt_dir(run)):  # they hold the failing weights
-        if _ckpt_step(later) > back:
+        if checkpoint.step_of(later) > back:
             later.with_suffix(".safetensors").unlink(missing_ok=True)
             later.unlink(missing_ok=True)
     _trim_log(run / "log.jsonl", back, keep_events=True)
@@ -184,10 +180,6 @@ def _rollback(run: Path, algo: Algo, sampler: BatchSampler, alerts: list[Alert],
     tqdm.write(file=sys.stderr, s=f"genzoo: rolled back to step {back} ({path.name}); learning rates now "
                + ", ".join(f"{k} = {v:.3g}" for k, v in lrs.items()))
     return back
-
-
-def _ckpt_step(path: Path) -> int:
-    return int(path.stem.split("_")[1])
 
 
 def _new_run(run: Path, cfg: Config) -> int:
@@ -203,13 +195,18 @@ def _resume(run: Path, algo: Algo, sampler: BatchSampler) -> int:
     path = checkpoint.latest(ckpt_dir(run))
     if path is None:
         raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
+    step = _restore(path, algo, sampler)
+    _trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
+    return step
+
+
+def _restore(path: Path, algo: Algo, sampler: BatchSampler) -> int:
+    """Weights, optimizer state, data position and RNG states from a checkpoint; returns its step."""
     state, meta = checkpoint.load(path)
     algo.load_state_dict(state["algo"])
     sampler.load_state_dict(state["sampler"])
     _set_rng_state(state["rng"])
-    step = int(meta["step"])
-    _trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
-    return step
+    return int(meta["step"])
 
 
 def _trim_log(path: Path, step: int, keep_events: bool = False) -> None:

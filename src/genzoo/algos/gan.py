@@ -34,7 +34,7 @@ class GAN(Algo):
         self.cond, self.num_classes = cond, num_classes
         self.info_cat, self.info_cont = info_codes if cond == "info" else (0, 0)
         self.labelled = cond in ("concat", "projection", "acgan")
-        self.code_dim = num_classes if self.labelled else self.info_cat + self.info_cont
+        self.code_classes = num_classes if self.labelled else self.info_cat  # one-hot part of the code
         self.aux_weight, self.info_weights = aux_weight, info_weights
         if z_dist not in ("normal", "uniform"):
             raise ValueError(f"unknown z distribution {z_dist}")
@@ -55,7 +55,7 @@ class GAN(Algo):
     # -- noise ----------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None,
                  labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Latents (n, z_dim + code_dim): z Gaussian (SEEDS 000) or uniform on [-1, 1], then the code: a one-hot label
+        """Latents (n, z_dim + code size): z Gaussian (SEEDS 000) or uniform on [-1, 1], then the code: a one-hot label
         (uniform, or ``labels``) for conditional GANs; for InfoGAN a uniform categorical code
         (one-hot) and continuous codes uniform on [-1, 1]."""
         if self.z_dist == "uniform":
@@ -73,7 +73,7 @@ class GAN(Algo):
 
     def labels_of(self, latent: torch.Tensor) -> torch.Tensor | None:
         """The class (or InfoGAN category) each latent was drawn with."""
-        k = self.num_classes if self.labelled else self.info_cat
+        k = self.code_classes
         return latent[:, self.z_dim:self.z_dim + k].argmax(1) if k else None
 
     def _disc(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -131,17 +131,17 @@ class GAN(Algo):
             f, f_aux = self._disc(self._instance_noise(fake), y_fake)
         r, f = r.float(), f.float()
         loss = self._d_loss(r, f)
-        gp_out = {}
+        extra = {}
         if self.cond == "acgan":  # D's classifier learns from real and generated images
-            loss = loss + self._aux_loss(r_aux, latent, gp_out, labels=y_real) + self._aux_loss(f_aux, latent, gp_out)
+            loss = loss + self._aux_loss(r_aux, latent, extra, labels=y_real) + self._aux_loss(f_aux, latent, extra)
         elif self.cond == "info":  # Q (sharing D's body) learns to recover the code from G's images
-            loss = loss + self._aux_loss(f_aux, latent, gp_out)
+            loss = loss + self._aux_loss(f_aux, latent, extra)
         if self.gp_weight:
             critic = self.D if self.cond in ("none", "acgan", "info") else (lambda x: self.D(x, y_real))
             with self.autocast():
                 gp, norms = gradient_penalty(critic, real, fake.float())
             loss = loss + self.gp_weight * gp.float()
-            gp_out["gp"], gp_out["gp_grad_norm"] = gp.item(), norms.mean().item()
+            extra["gp"], extra["gp_grad_norm"] = gp.item(), norms.mean().item()
         self.opts["D"].zero_grad(set_to_none=True)
         loss.backward()
         out = {}
@@ -153,7 +153,7 @@ class GAN(Algo):
                 for p in self.D.parameters():
                     p.clamp_(-self.clip, self.clip)
         self.d_steps_done += 1
-        out.update(gp_out)
+        out.update(extra)
         out.update(loss_d=loss.item(), d_real=self._d_out(r), d_fake=self._d_out(f))
         if self.loss.critic:
             out["wasserstein"] = (r.mean() - f.mean()).item()  # the critic's estimate of W(p_data, p_g)
