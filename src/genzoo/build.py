@@ -10,15 +10,18 @@ import torch
 
 from genzoo.algos.base import Algo, resolve_device, resolve_precision
 from genzoo.algos.gan import GAN
+from genzoo.algos.vae import VAE
 from genzoo.config import Config
 from genzoo.data import Dataset, load_dataset
 from genzoo.errors import GenzooError
 from genzoo.losses import GAN_LOSSES
+from genzoo.losses.vae import LIKELIHOODS
 from genzoo.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.nets.dcgan import _BASE as DCGAN_SIZES
 from genzoo.nets.conditional import MODES as COND_MODES
 from genzoo.nets.conditional import ConditionalD
 from genzoo.nets.dcgan import NORMS as DCGAN_NORMS
+from genzoo.nets.vae import Encoder, PixelScale
 
 ALGOS: dict[str, Callable[[Config, Dataset, torch.device], Algo]] = {}
 
@@ -50,16 +53,12 @@ def _make_optimizer(name: str, params, lr: float, betas: tuple[float, float]) ->
     raise GenzooError(f"unknown optimizer '{name}'; valid: adam, rmsprop")
 
 
-def gan_nets(cfg: Config, shape: tuple[int, ...]):
-    m = cfg.model
-    arch = m.arch
-    is_image = len(shape) == 3
-    if m.cond not in ("none",) + COND_MODES:
-        raise GenzooError(f"unknown model.cond '{m.cond}'; valid: none, " + ", ".join(COND_MODES))
-    code_dim = {"none": 0, "info": m.info_cat + m.info_cont}.get(m.cond, m.num_classes)
-    label_in = m.num_classes if m.cond == "concat" else 0       # the label as extra input channels of D
+def _arch(cfg: Config, shape: tuple[int, ...]) -> str:
+    arch, is_image = cfg.model.arch, len(shape) == 3
     if arch == "auto":
         arch = "dcgan" if is_image else "mlp"
+    if arch not in ("dcgan", "mlp"):
+        raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")
     if arch == "dcgan":
         if not is_image:
             raise GenzooError(f"model.arch=dcgan needs images, but the data has shape {shape}; use mlp")
@@ -67,18 +66,28 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
         if h != w or h not in DCGAN_SIZES:
             raise GenzooError(f"dcgan nets support {sorted(DCGAN_SIZES)}x square images, got {h}x{w}; "
                               "set data.image_size")
+    return arch
+
+
+def gan_nets(cfg: Config, shape: tuple[int, ...]):
+    m = cfg.model
+    is_image = len(shape) == 3
+    if m.cond not in ("none",) + COND_MODES:
+        raise GenzooError(f"unknown model.cond '{m.cond}'; valid: none, " + ", ".join(COND_MODES))
+    code_dim = {"none": 0, "info": m.info_cat + m.info_cont}.get(m.cond, m.num_classes)
+    label_in = m.num_classes if m.cond == "concat" else 0       # the label as extra input channels of D
+    if _arch(cfg, shape) == "dcgan":
+        c, h, _ = shape
         if m.d_norm not in DCGAN_NORMS:
             raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
         G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width)
         D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in)
         conv = True
-    elif arch == "mlp":
+    else:
         G = MLPGenerator(m.z_dim + code_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image,
                          batchnorm=m.g_batchnorm)
         D = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout, cond_dim=label_in)
         conv = False
-    else:
-        raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")
     if m.cond != "none":
         D = ConditionalD(D, m.cond, m.num_classes, m.info_cat, m.info_cont)
     return G, D, conv
@@ -119,3 +128,36 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
                ema=O.ema, channels_last=conv, cond=cfg.model.cond, num_classes=cfg.model.num_classes,
                info_codes=(cfg.model.info_cat, cfg.model.info_cont), aux_weight=L.aux_weight,
                info_weights=(L.info_weight_cat, L.info_weight_cont), z_dist=cfg.model.z_dist)
+
+
+@register("vae")
+@register("ae")
+def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
+    """AE, VAE, β-VAE and conditional VAE: encoder = a D body with a latent head, decoder = a G
+    that emits logits; MLP or DCGAN nets by ``model.arch``."""
+    m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
+    if len(shape) != 3:
+        raise GenzooError(f"the {cfg.family} recipes model images; this data has shape {shape}")
+    if m.likelihood not in LIKELIHOODS:
+        raise GenzooError(f"unknown model.likelihood '{m.likelihood}'; valid: " + ", ".join(LIKELIHOODS))
+    if m.cond not in ("none", "concat"):
+        raise GenzooError(f"model.cond={m.cond} is for GANs; a conditional VAE uses model.cond=concat")
+    if m.binarize and m.likelihood != "bernoulli":
+        raise GenzooError("model.binarize needs model.likelihood=bernoulli")
+    if L.iwae_k < 1 or (L.iwae_k > 1 and cfg.family == "ae"):
+        raise GenzooError("loss.iwae_k must be >= 1, and 1 for an autoencoder")
+    k = m.num_classes if m.cond == "concat" else 0
+    c, h, _ = shape
+    if _arch(cfg, shape) == "dcgan":
+        body = DCGANDiscriminator(c, h, m.d_width, norm="batch", cond_dim=k)
+        Dec = DCGANGenerator(m.z_dim + k, c, h, m.g_width, tanh=False)
+    else:
+        body = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, cond_dim=k)
+        Dec = MLPGenerator(m.z_dim + k, shape, m.mlp_hidden, m.mlp_layers, tanh=False)
+    E = Encoder(body, m.z_dim, stochastic=cfg.family == "vae", num_classes=k)
+    scale = PixelScale(shape, m.sigma) if m.likelihood == "gaussian" else None
+    params = list(E.parameters()) + list(Dec.parameters()) + (list(scale.parameters()) if scale else [])
+    opt = _make_optimizer(O.name, params, O.lr, (O.beta1, O.beta2))
+    return VAE(E, Dec, opt, z_dim=m.z_dim, device=device, likelihood=m.likelihood, scale=scale,
+               beta=L.beta if cfg.family == "vae" else 0.0, kl_warmup=L.kl_warmup, iwae_k=L.iwae_k,
+               binarize=m.binarize, num_classes=k, precision=resolve_precision(T.precision, device, conv=False))

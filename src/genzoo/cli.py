@@ -70,6 +70,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
     p.add_argument("--n", type=int, help="generated samples (default 10000; toy runs 2500)")
     p.add_argument("--metrics", help="comma list from fid,kid,is,pr,dc,modes (default: all)")
+    p.add_argument("--k", type=int, default=100,
+                   help="AE/VAE runs: importance samples per test image for the NLL bound (default 100; "
+                        "Burda et al. use 5000); the bound tightens as k grows, so it is reported as nll[k=K]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="with --real: folder for metrics.json and modes.png")
 
@@ -316,7 +319,8 @@ def cmd_evaluate(args) -> int:
         if out:
             print(f"wrote {out / 'metrics.json'}")
         return 0
-    result = evaluate_run(Path(args.run_dir), n=args.n, seed=args.seed, metrics=args.metrics)
+    result = evaluate_run(Path(args.run_dir), n=args.n, seed=args.seed, metrics=args.metrics, k=args.k,
+                          progress=True)
     print(format_table(result))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
     return 0

@@ -43,6 +43,9 @@ class ModelConfig:
     info_cat: int = 10               # InfoGAN: classes of the categorical code
     info_cont: int = 2               # InfoGAN: continuous codes, uniform on [-1, 1]
     g_batchnorm: bool = False        # batch norm in the MLP generator's hidden layers (Ioffe & Szegedy 2015)
+    likelihood: str = "bernoulli"    # AE/VAE decoder: bernoulli, gaussian, cbernoulli (continuous Bernoulli)
+    sigma: float = 0.0               # gaussian likelihood: fixed std on [0, 1] pixels; 0 learns one per pixel
+    binarize: bool = False           # AE/VAE: binarise images afresh every batch (Burda et al. 2016)
 
 
 @dataclass
@@ -59,6 +62,9 @@ class LossConfig:
     aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
     info_weight_cat: float = 1.0     # InfoGAN: lambda for the categorical code (Chen et al. 2016, Sec. 7)
     info_weight_cont: float = 0.1    # InfoGAN: smaller lambda for the continuous codes, as the paper advises
+    beta: float = 1.0                # VAE: weight of the KL term (beta-VAE: > 1, Higgins et al. 2017)
+    kl_warmup: int = 0               # VAE: steps over which beta ramps up from 0 (Sonderby et al. 2016)
+    iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)
 
 
 @dataclass
@@ -68,6 +74,7 @@ class OptimConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr: float = 1e-3                 # AE/VAE: one optimizer over encoder and decoder
     ema: float = 0.0                 # decay of the EMA of G's weights used for sampling; 0 = off
 
 
@@ -110,7 +117,7 @@ class WatchConfig:
 @dataclass
 class Config:
     recipe: str = "dcgan"
-    family: str = "gan"
+    family: str = "gan"              # gan, vae or ae
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -90,7 +90,27 @@ def _resolve_n(n: int | None) -> int:
     return n
 
 
-def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | None = None) -> dict:
+def likelihood_metrics(cfg, algo, k: int, seed: int = 0, progress: bool = False) -> dict:
+    """AE/VAE runs: ELBO, importance-sampled NLL and reconstruction error on the whole test split."""
+    from genzoo.build import dataset_for
+    from genzoo.metrics.likelihood import test_likelihood
+
+    if k < 1:
+        raise GenzooError("--k must be at least 1")
+    test = dataset_for(cfg, "test")
+    b = test.batch(torch.arange(len(test)))
+    r = test_likelihood(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed, progress=progress)
+    base = {"n": len(test), "reference": f"{cfg.data.dataset}:test", "unit": "nats per image",
+            "binarised": bool(algo.binarize), "likelihood": algo.likelihood, "genzoo_version": __version__}
+    out = {"rec_nll": {"value": r["rec_nll"], **base}, "rec_mse": {"value": r["rec_mse"], **base,
+                                                                   "unit": "mean squared error per pixel on [0, 1]"}}
+    if "elbo" in r:
+        out = {"elbo": {"value": r["elbo"], **base}, f"nll[k={k}]": {"value": r["nll"], "k": k, **base}, **out}
+    return out
+
+
+def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | None = None,
+                 k: int = 100, progress: bool = False) -> dict:
     cfg, algo, meta = open_run(run)
     run = Path(run)
     spec = cfg.data.dataset
@@ -113,6 +133,12 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
               "metrics": image_metrics(fake, ref, stamp, which, run, f"{cfg.recipe} step {meta['step']}: "
                                                                      f"classes of {n} samples")}
     result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
+    if hasattr(algo, "log_weights"):  # AE / VAE: the likelihood side of the comparison, and its pictures
+        from genzoo.build import dataset_for
+        from genzoo.figures import autoencoder_figures
+
+        result["metrics"] = {**likelihood_metrics(cfg, algo, k, seed, progress), **result["metrics"]}
+        autoencoder_figures(algo, dataset_for(cfg, "test"), run, f"{cfg.recipe} step {meta['step']}: test encodings")
     atomic_write_bytes(run / "metrics.json", json.dumps(result, indent=1).encode())
     return result
 
@@ -195,7 +221,10 @@ def format_table(result: dict) -> str:
                        f"classes>=1%: {v['classes_covered']}")
             else:
                 val = f"{v['value']:.4g}" + (f" ± {v['std']:.2g}" if "std" in v else "")
-            ref = f"vs {v['reference']} (n={v['n_reference']})" if "reference" in v else f"by {v['extractor']}"
+            if "n_reference" in v:
+                ref = f"vs {v['reference']} (n={v['n_reference']})"
+            else:
+                ref = f"on {v['reference']}" if "reference" in v else f"by {v['extractor']}"
             lines.append(f"  {k:<26} {val:<24} n={v['n']} {ref}")
         else:
             lines.append(f"  {k:<22} {v:.4f}" if isinstance(v, float) else f"  {k:<22} {v}")

@@ -1,7 +1,8 @@
-"""The one training loop: Algorithm 1 of Goodfellow et al. 2014, for every GAN recipe.
+"""The one training loop, for every recipe: GANs (Algorithm 1 of Goodfellow et al. 2014), AEs and VAEs.
 
-Each step takes ``n_critic`` discriminator steps on fresh batches and one generator step;
-it logs scalars to ``log.jsonl``, renders the fixed noise to ``samples/step_NNNNNN.png``,
+For a GAN each step takes ``n_critic`` discriminator steps on fresh batches and one generator
+step; an algo with a single ``step`` (AE, VAE) takes one batch per step. The loop
+logs scalars to ``log.jsonl``, renders the fixed noise to ``samples/step_NNNNNN.png``,
 and writes checkpoints atomically, also on Ctrl-C or SIGTERM. Resuming restores weights,
 optimizer moments, RNG states and the data order, so a resumed run equals a straight one.
 """
@@ -74,7 +75,7 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
         checkpoint.prune(ckpt_dir(run), T.keep_ckpts)
 
     with torch.random.fork_rng(devices=[]):  # building the watchers must not move the training RNG
-        monitor = Monitor(cfg, algo, data) if cfg.watch.enabled else None
+        monitor = Monitor(cfg, algo, data) if cfg.watch.enabled and hasattr(algo, "d_step") else None
     if monitor and "rollback" in monitor.actions.values() and start == 0:
         save(0)  # a good state to roll back to even if the first steps already go wrong
     step, t_last, last_logged, rollbacks = start, time.perf_counter(), start, 0
@@ -84,18 +85,18 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
         while step < T.steps and stop.signum is None:
             step += 1
             algo.probe = monitor is not None and monitor.wants_probe(step)
-            for _ in range(T.n_critic):
-                scalars = algo.d_step(data.batch(sampler.next()))
-            scalars.update(algo.g_step(data.batch(sampler.next())))
+            scalars = _one_step(algo, lambda: data.batch(sampler.next()), T.n_critic)
             alerts = monitor.update(step, scalars) if monitor else _check_finite(scalars, step)
             if step % T.log_every == 0 or step == T.steps or algo.probe or alerts:
                 now = time.perf_counter()
                 if step % T.log_every == 0:
-                    scalars["img_per_s"] = (step - last_logged) * T.batch_size * T.n_critic / max(now - t_last, 1e-9)
+                    per_step = T.batch_size * (T.n_critic if hasattr(algo, "d_step") else 1)
+                    scalars["img_per_s"] = (step - last_logged) * per_step / max(now - t_last, 1e-9)
                     t_last, last_logged = now, step
                 log.write(json.dumps({"step": step, **{k: _round(v) for k, v in scalars.items()}}) + "\n")
                 log.flush()
-                bar.set_postfix({k: f"{scalars[k]:.3g}" for k in ("loss_d", "loss_g") if k in scalars})
+                bar.set_postfix({k: f"{scalars[k]:.4g}" for k in ("loss_d", "loss_g", "elbo", "rec", "kl", "iwae")
+                                 if k in scalars})
             if alerts:
                 action = _handle_alerts(alerts, monitor, log, save, step)
                 if action == "rollback":
@@ -119,6 +120,16 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
                               f"Continue with: genzoo train --resume {run}")
     make_progress_gif(run)
     return run
+
+
+def _one_step(algo: Algo, next_batch, n_critic: int) -> dict:
+    """GANs: n_critic D steps, then one G step, each on a fresh batch. Others: their one step."""
+    if not hasattr(algo, "d_step"):
+        return algo.step(next_batch())
+    for _ in range(n_critic):
+        scalars = algo.d_step(next_batch())
+    scalars.update(algo.g_step(next_batch()))
+    return scalars
 
 
 def _check_finite(scalars: dict, step: int) -> list:

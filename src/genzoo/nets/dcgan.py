@@ -23,9 +23,10 @@ def _plan(size: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    """G(z) for a latent z of size z_dim (for conditional GANs the latent already holds the code)."""
+    """G(z) for a latent z of size z_dim (for conditional GANs the latent already holds the code).
+    Also a VAE's decoder, with ``tanh=False`` so that it emits one logit per pixel."""
 
-    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64):
+    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64, tanh: bool = True):
         super().__init__()
         s0, n_up = _plan(size)
         self.z_dim, self.out_shape = z_dim, (channels, size, size)
@@ -35,7 +36,7 @@ class DCGANGenerator(nn.Module):
         for _ in range(n_up - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1)] + ([nn.Tanh()] if tanh else [])  # no tanh: logits (VAE)
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
