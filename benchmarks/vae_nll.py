@@ -23,7 +23,7 @@ import torch
 from genzoo import checkpoint
 from genzoo.build import dataset_for
 from genzoo.config import load_config_file, load_recipe
-from genzoo.metrics.likelihood import test_likelihood
+from genzoo.metrics.likelihood import heldout_likelihood
 from genzoo.run import ckpt_dir, open_run
 from genzoo.train import train
 
@@ -31,7 +31,7 @@ from genzoo.train import train
 def measure(run: Path, x: torch.Tensor, k: int, n: int | None = None, progress: bool = False) -> dict:
     _, algo, meta = open_run(run)
     xs = x if n is None else x[:n]
-    return {"step": meta["step"], **test_likelihood(algo, xs, None, k=k, progress=progress)}
+    return {"step": meta["step"], **heldout_likelihood(algo, xs, None, k=k, progress=progress)}
 
 
 def plot(rows: list[dict], final: dict, path: Path) -> None:

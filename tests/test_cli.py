@@ -14,7 +14,7 @@ def run_cli(*args):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["train", "dcgann"], "unknown recipe 'dcgann'; valid recipes: acgan, cgan, cgan-projection, dcgan"),
+    (["train", "dcgann"], "unknown recipe 'dcgann'; valid recipes: acgan, ae, beta-vae, cgan, cgan-projection, cvae, dcgan"),
     (["train", "dcgan", "--dataset", "mnistt"], "unknown dataset 'mnistt'; valid specs: embedded"),
     (["train", "dcgan", "--set", "model.zdim=3"], "unknown config key 'model.zdim'; valid keys:"),
     (["train", "dcgan", "--set", "train.steps=abc"], "'train.steps' expects int"),

@@ -160,4 +160,5 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
     opt = _make_optimizer(O.name, params, O.lr, (O.beta1, O.beta2))
     return VAE(E, Dec, opt, z_dim=m.z_dim, device=device, likelihood=m.likelihood, scale=scale,
                beta=L.beta if cfg.family == "vae" else 0.0, kl_warmup=L.kl_warmup, iwae_k=L.iwae_k,
-               binarize=m.binarize, num_classes=k, precision=resolve_precision(T.precision, device, conv=False))
+               binarize=m.binarize, num_classes=k, lr_half_life=O.lr_half_life,
+               precision=resolve_precision(T.precision, device, conv=False))

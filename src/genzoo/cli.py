@@ -100,9 +100,15 @@ def _add_interpolate(sub) -> None:
                                    "or one animation in a GIF. slerp (the default) follows the great circle and "
                                    "keeps |z| near sqrt(z_dim), where Gaussian samples live; lerp cuts straight "
                                    "through the low-norm interior, which G rarely saw in training, and often "
-                                   "gives washed-out images mid-way.")
+                                   "gives washed-out images mid-way. For AE/VAE runs the path runs between the "
+                                   "encodings (posterior means) of real test images, chosen by --images "
+                                   "(default 0,1).",
+                       epilog="examples:\n  genzoo interpolate runs/dcgan-mnist --seeds 0,1,2 --out walk.gif\n"
+                              "  genzoo interpolate runs/vae-mnist --images 3,10 --method lerp",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir")
-    p.add_argument("--seeds", default="0,1", help="comma list of at least two seeds (default 0,1)")
+    p.add_argument("--seeds", help="comma list of at least two noise seeds (default 0,1; GAN runs)")
+    p.add_argument("--images", help="AE/VAE runs: comma list of test-split indices to encode (default 0,1)")
     p.add_argument("--steps", type=int, default=10, help="images per pair, endpoints included (default 10)")
     p.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
     p.add_argument("--out", help="PNG (rows) or GIF (animation); default RUN_DIR/interpolation.png")
@@ -347,14 +353,21 @@ def _int_list(text: str, flag: str) -> list[int]:
 
 
 def cmd_interpolate(args) -> int:
-    from genzoo.latent import render_interpolation
+    from genzoo.errors import GenzooError
+    from genzoo.latent import encoded_latents, render_interpolation, seeded_latents
     from genzoo.run import open_run
 
-    seeds = _int_list(args.seeds, "--seeds")
+    if args.seeds and args.images:
+        raise GenzooError("give --seeds (points drawn from the prior) or --images (encoded test images), not both")
     out = Path(args.out or Path(args.run_dir) / "interpolation.png")
-    _, algo, _ = open_run(Path(args.run_dir))
-    render_interpolation(algo, seeds, args.steps, args.method, out)
-    print(f"wrote {len(seeds) - 1} {args.method} path(s) of {args.steps} steps to {out}")
+    cfg, algo, _ = open_run(Path(args.run_dir))
+    if args.images or (hasattr(algo, "encode") and not args.seeds):
+        from genzoo.build import dataset_for
+        points = encoded_latents(algo, dataset_for(cfg, "test"), _int_list(args.images or "0,1", "--images"))
+    else:
+        points = seeded_latents(_int_list(args.seeds or "0,1", "--seeds"), algo.sample_z)
+    render_interpolation(algo, points, args.steps, args.method, out)
+    print(f"wrote {len(points) - 1} {args.method} path(s) of {args.steps} steps to {out}")
     return 0
 
 

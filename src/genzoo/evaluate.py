@@ -93,13 +93,13 @@ def _resolve_n(n: int | None) -> int:
 def likelihood_metrics(cfg, algo, k: int, seed: int = 0, progress: bool = False) -> dict:
     """AE/VAE runs: ELBO, importance-sampled NLL and reconstruction error on the whole test split."""
     from genzoo.build import dataset_for
-    from genzoo.metrics.likelihood import test_likelihood
+    from genzoo.metrics.likelihood import heldout_likelihood
 
     if k < 1:
         raise GenzooError("--k must be at least 1")
     test = dataset_for(cfg, "test")
     b = test.batch(torch.arange(len(test)))
-    r = test_likelihood(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed, progress=progress)
+    r = heldout_likelihood(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed, progress=progress)
     base = {"n": len(test), "reference": f"{cfg.data.dataset}:test", "unit": "nats per image",
             "binarised": bool(algo.binarize), "likelihood": algo.likelihood, "genzoo_version": __version__}
     out = {"rec_nll": {"value": r["rec_nll"], **base}, "rec_mse": {"value": r["rec_mse"], **base,

@@ -94,26 +94,36 @@ def path(points: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tenso
     return torch.stack([fn(points[i], points[i + 1], t) for i in range(len(points) - 1)])
 
 
-def render_interpolation(algo, seeds: list[int], steps: int, method: str, out: Path) -> None:
-    """Decode the path through the seeds' latents: rows in a PNG, or a ping-pong GIF."""
+def encoded_latents(algo, data, indices: list[int]) -> torch.Tensor:
+    """Posterior means (AE: codes) of the chosen images of ``data`` (AE/VAE runs). (S, D)"""
+    if not hasattr(algo, "encode"):
+        raise GenzooError("--images needs a run with an encoder (ae, vae, beta-vae, cvae); for a GAN, find z "
+                          "for real images with `genzoo invert`")
+    bad = [i for i in indices if not 0 <= i < len(data)]
+    if bad:
+        raise GenzooError(f"--images {bad[0]} is outside 0..{len(data) - 1} (the test split of {data.name})")
+    b = data.batch(torch.tensor(indices))
+    return algo.encode(b["x"], b.get("y") if getattr(algo, "labelled", False) else None).cpu()
+
+
+def render_interpolation(algo, points: torch.Tensor, steps: int, method: str, out: Path) -> None:
+    """Decode the path through the latents ``points`` (S, D): rows in a PNG, or a ping-pong GIF."""
     from PIL import Image
 
     from genzoo import images
     from genzoo.data import to_uint8
 
-    if len(seeds) < 2 or steps < 2:
-        raise GenzooError("interpolation needs at least two seeds and --steps >= 2")
+    if len(points) < 2 or steps < 2:
+        raise GenzooError("interpolation needs at least two points and --steps >= 2")
     if out.suffix.lower() not in (".png", ".gif"):
         raise GenzooError(f"--out must end in .png or .gif, got '{out.name}'")
-    if not hasattr(algo, "sample_z"):
-        raise GenzooError("interpolation needs a model with a latent z")
-    zs = path(seeded_latents(seeds, algo.sample_z), steps, method)  # (pairs, steps, D)
+    zs = path(points, steps, method)                             # (pairs, steps, D)
     x = to_uint8(algo.generate(zs.flatten(0, 1)))               # (pairs * steps, C, H, W)
     if x.dim() != 4:
         raise GenzooError("interpolation draws images; this run generates 2-D points")
     scale = images.display_scale(x)
     if out.suffix.lower() == ".gif":
-        frames = [images.to_pil(images.make_grid(x[i::steps], nrow=len(seeds) - 1)) for i in range(steps)]
+        frames = [images.to_pil(images.make_grid(x[i::steps], nrow=len(points) - 1)) for i in range(steps)]
         frames = [f.resize((f.width * scale, f.height * scale), Image.Resampling.NEAREST) for f in frames]
         images.save_gif(out, frames + frames[-2:0:-1], ms_per_frame=120)  # ping-pong, endpoints once
     else:

@@ -27,6 +27,7 @@ class VAE(Algo):
     def __init__(self, E: Encoder, Dec: nn.Module, opt: torch.optim.Optimizer, *, z_dim: int, device: torch.device,
                  likelihood: str = "bernoulli", scale: PixelScale | None = None, beta: float = 1.0,
                  kl_warmup: int = 0, iwae_k: int = 1, binarize: bool = False, num_classes: int = 0,
+                 lr_half_life: int = 0,
                  precision: str = "fp32", channels_last: bool = False):
         super().__init__(device, precision)
         if likelihood not in LIKELIHOODS:
@@ -40,6 +41,7 @@ class VAE(Algo):
         self.cond = "concat" if self.labelled else "none"
         self.nets = {"E": E, "Dec": Dec} | ({"scale": scale} if scale is not None else {})
         self.opts = {"VAE": opt}
+        self.lr0, self.lr_half_life = opt.param_groups[0]["lr"], lr_half_life
         self.finish_nets(channels_last)
         self.steps_done = 0
 
@@ -114,9 +116,13 @@ class VAE(Algo):
                 out = {"rec": t["rec"].mean().item(), "kl": t["kl"].mean().item()}
                 if self.stochastic:
                     out["elbo"] = -(t["rec"] + t["kl"]).mean().item()
-        self.opts["VAE"].zero_grad(set_to_none=True)
+        opt = self.opts["VAE"]
+        if self.lr_half_life:  # a function of the step alone, so resuming gives the same rate
+            for g in opt.param_groups:
+                g["lr"] = self.lr0 * 0.5 ** (self.steps_done / self.lr_half_life)
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        self.opts["VAE"].step()
+        opt.step()
         self.steps_done += 1
         out["loss"] = loss.item()
         if self.kl_warmup:

@@ -13,7 +13,7 @@ from genzoo.losses.vae import iwae_bound
 
 
 @torch.no_grad()
-def test_likelihood(algo, x: torch.Tensor, y: torch.Tensor | None, k: int = 1000, seed: int = 0,
+def heldout_likelihood(algo, x: torch.Tensor, y: torch.Tensor | None, k: int = 1000, seed: int = 0,
                     progress: bool = False, budget: int = 50_000) -> dict:
     """Per-image means over test images ``x`` (floats in [-1, 1]): the ELBO and the NLL (k-sample
     bound; VAEs only), the reconstruction term -log p(x|z) with z ~ q(z|x) (the AE's code), and the
