@@ -35,6 +35,11 @@ def register(family: str):
 
 def dataset_for(cfg: Config, split: str = "train") -> Dataset:
     d = cfg.data
+    if d.task:
+        from genzoo.data.pairs import load_pairs
+        return load_pairs(d.dataset, d.task, split, d.root, d.image_size, d.channels, d.direction, d.edges, d.scale)
+    if cfg.family == "pix2pix":
+        raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
     return load_dataset(d.dataset, split, d.root, d.image_size, d.channels, d.strict, d.toy_samples)
 
 
@@ -162,3 +167,36 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
                beta=L.beta if cfg.family == "vae" else 0.0, kl_warmup=L.kl_warmup, iwae_k=L.iwae_k,
                binarize=m.binarize, num_classes=k, lr_half_life=O.lr_half_life,
                precision=resolve_precision(T.precision, device, conv=False))
+
+
+@register("pix2pix")
+def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
+    """U-Net G and PatchGAN D for pairs of shape (C_A, C_B, H, W) (``PairedDataset.sample_shape``)."""
+    from genzoo.algos.pix2pix import MODES, Pix2Pix
+    from genzoo.nets.patchgan import PatchGAN, auto_layers
+    from genzoo.nets.unet import UNetGenerator, auto_depth
+
+    m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
+    if L.mode not in MODES:
+        raise GenzooError(f"unknown loss.mode '{L.mode}'; valid: " + ", ".join(MODES))
+    if L.name not in GAN_LOSSES:
+        raise GenzooError(f"unknown GAN loss '{L.name}'; valid: " + ", ".join(GAN_LOSSES))
+    if m.d_norm not in DCGAN_NORMS:
+        raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
+    if len(shape) != 4:
+        raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
+    c_a, c_b, size = shape[0], shape[1], shape[2]
+    depth = m.unet_depth or auto_depth(size)
+    if size % 2 ** depth:
+        raise GenzooError(f"a U-Net of depth {depth} needs image sizes divisible by {2 ** depth}, got {size}; "
+                          "set data.image_size or model.unet_depth")
+    G = UNetGenerator(c_a, c_b, size, m.g_width, depth, m.g_dropout)
+    opt_g = _make_optimizer(O.name, G.parameters(), O.lr_g, (O.beta1, O.beta2))
+    D = opt_d = None
+    if L.mode != "l1":
+        D = PatchGAN(c_a + c_b if L.mode in ("l1+cgan", "cgan") else c_b, m.d_width, m.patch_layers or auto_layers(size),
+                     norm=m.d_norm)
+        opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
+    return Pix2Pix(G, D, opt_g, opt_d, device=device, loss=L.name, mode=L.mode, l1_weight=L.l1_weight,
+                   clip=L.clip if L.name == "wgan" else 0.0, gp_weight=L.gp_weight if L.name == "wgan-gp" else 0.0,
+                   precision=resolve_precision(T.precision, device, True), channels_last=True)

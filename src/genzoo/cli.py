@@ -16,7 +16,11 @@ def _add_train(sub) -> None:
                                    "checkpoints/ and progress.gif into the run directory.",
                        epilog="examples:\n  genzoo train dcgan --dataset mnist --data-root ../shared/data --steps 3000\n"
                               "  genzoo train dcgan --set model.z_dim=10 --set train.sample_every=100\n"
-                              "  genzoo train --resume runs/dcgan-mnist --steps 5000",
+                              "  genzoo train --resume runs/dcgan-mnist --steps 5000\n"
+                              "  genzoo train vae --dataset mnist --steps 20000\n"
+                              "  genzoo train pix2pix --task gray2color --dataset cifar10\n"
+                              "  genzoo train pix2pix --task edges --dataset fashion-mnist --set loss.mode=l1\n"
+                              "  genzoo train pix2pix --task ab --dataset folder:~/facades --set data.direction=BtoA",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", nargs="?", help="recipe name (see `genzoo list`); omit with --resume")
     p.add_argument("--dataset", help="dataset spec: embedded (default), mnist, fashion-mnist, folder:PATH, toy:ring8, ...")
@@ -28,6 +32,9 @@ def _add_train(sub) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="auto uses bf16 autocast where the CPU/GPU supports it natively")
     p.add_argument("--strict", action="store_true", help="folder datasets: fail on unreadable images instead of skipping")
+    p.add_argument("--task", choices=["gray2color", "edges", "downsample", "mask", "ab", "folders"],
+                   help="pix2pix: how pairs are made (data.task): built from the dataset (gray2color, edges, "
+                        "downsample, mask) or read from AB files / A and B folders")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set model.z_dim=10 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its latest checkpoint")
@@ -37,7 +44,9 @@ def _add_train(sub) -> None:
 def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate images from a trained run",
                        description="Generate N samples from a run's latest checkpoint and write a PNG grid "
-                                   "(default RUN_DIR/samples.png) or an .npz of uint8 images (N, H, W, C).")
+                                   "(default RUN_DIR/samples.png) or an .npz of uint8 images (N, H, W, C). "
+                                   "For pix2pix runs: condition | output | target triplets on the first N test "
+                                   "pairs (at most 64).")
     p.add_argument("run_dir")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -46,6 +55,8 @@ def _add_sample(sub) -> None:
     p.add_argument("--grid-by-class", action="store_true",
                    help="conditional runs: one row per class over shared noise (the same z in each column, "
                         "so style stays fixed while the class changes); --n sets the columns (default 10)")
+    p.add_argument("--variations", type=int, metavar="K",
+                   help="pix2pix runs: K outputs per test input with dropout kept on, and how much they differ")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--out", help="PNG file for the grid")
     g.add_argument("--npz", help="write the samples to this .npz (key 'images') instead of a grid")
@@ -190,6 +201,20 @@ def _add_invert(sub) -> None:
     p.add_argument("--out", help="PNG (default RUN_DIR/inversion.png)")
 
 
+def _add_translate(sub) -> None:
+    p = sub.add_parser("translate", help="pix2pix: translate image files with a trained run",
+                       description="Run a pix2pix generator on image files and write one PNG per input into "
+                                   "--out. Inputs must have the run's size (e.g. 32x32); grey and RGB are "
+                                   "converted to the run's condition channels. --resize scales square images of "
+                                   "another size first (antialiased bilinear).",
+                       epilog="example:\n  genzoo translate runs/pix2pix-cifar10 photo_gray.png --out translated/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (PNG/JPEG)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resize", action="store_true", help="scale square inputs of another size to the run's size")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from genzoo import __version__
 
@@ -207,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_traverse(sub)
     _add_experiment(sub)
     _add_invert(sub)
+    _add_translate(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
     return ap
 
@@ -221,7 +247,7 @@ def cmd_train(args) -> int:
         cfg = load_config_file(run / "config.yaml")
         if args.recipe and args.recipe != cfg.recipe:
             raise GenzooError(f"{run} is a '{cfg.recipe}' run; drop the recipe name when resuming")
-        fixed = [n for n in ("dataset", "data_root", "batch_size", "seed", "out") if getattr(args, n) is not None]
+        fixed = [n for n in ("dataset", "data_root", "batch_size", "seed", "out", "task") if getattr(args, n) is not None]
         if fixed or args.overrides:
             raise GenzooError("when resuming only --steps, --precision and --quiet may change; "
                               f"got {', '.join(fixed + ['--set'] * bool(args.overrides))}")
@@ -229,7 +255,7 @@ def cmd_train(args) -> int:
         if not args.recipe:
             raise GenzooError("name a recipe (see `genzoo list`) or pass --resume RUN_DIR")
         cfg = load_recipe(args.recipe, args.dataset)
-        for field, value in (("data.root", args.data_root),
+        for field, value in (("data.root", args.data_root), ("data.task", args.task),
                              ("train.batch_size", args.batch_size), ("train.seed", args.seed),
                              ("data.strict", True if args.strict else None)):
             if value is not None:
@@ -261,6 +287,10 @@ def cmd_sample(args) -> int:
     if args.n < 1:
         raise GenzooError("--n must be at least 1")
     cfg, algo, meta = open_run(Path(args.run_dir))
+    if cfg.family == "pix2pix":
+        return _sample_pix2pix(args, cfg, algo, meta)
+    if args.variations:
+        raise GenzooError("--variations is for pix2pix runs")
     from genzoo.latent import check_label, class_grid_latents, with_code
     nrow = None
     if args.grid_by_class:
@@ -292,6 +322,40 @@ def cmd_sample(args) -> int:
         out = Path(args.out or Path(args.run_dir) / "samples.png")
         images.save_grid(out, u8, nrow=nrow)
     print(f"wrote {len(u8)} samples from step {meta['step']} to {out}")
+    return 0
+
+
+def _sample_pix2pix(args, cfg, algo, meta) -> int:
+    from genzoo.errors import GenzooError
+    from genzoo.translate import save_triplets, variations
+
+    if args.label is not None or args.grid_by_class or args.npz:
+        raise GenzooError("pix2pix runs take --n, --variations and --out")
+    n = min(args.n, 64)
+    if args.variations:
+        out = Path(args.out or Path(args.run_dir) / "variations.png")
+        d = variations(algo, cfg, min(n, 8), args.variations, out)
+        print(f"wrote {d['n']} inputs x {d['k']} outputs (dropout on) to {out}\n"
+              f"mean L1 between outputs for the same input: {d['within_input_l1']:.4f}; between outputs for "
+              f"different inputs: {d['across_inputs_l1']:.4f} (ratio {d['ratio']:.3f})")
+        return 0
+    out = Path(args.out or Path(args.run_dir) / "samples.png")
+    save_triplets(algo, cfg, n, out)
+    print(f"wrote {n} condition | output | target triplets from step {meta['step']} to {out}")
+    return 0
+
+
+def cmd_translate(args) -> int:
+    from genzoo.errors import GenzooError
+    from genzoo.run import open_run
+    from genzoo.translate import translate_files
+
+    cfg, algo, meta = open_run(Path(args.run_dir))
+    if cfg.family != "pix2pix":
+        raise GenzooError(f"{args.run_dir} is a '{cfg.recipe}' run; translate needs a pix2pix run")
+    c_a, _, h, w = meta["data_shape"]
+    paths = translate_files(algo, (c_a, h, w), args.inputs, Path(args.out), args.resize)
+    print(f"translated {len(paths)} image(s) into {args.out}")
     return 0
 
 
@@ -467,7 +531,7 @@ def cmd_invert(args) -> int:
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
             "interpolate": cmd_interpolate, "theory": cmd_theory, "diagnose": cmd_diagnose, "traverse": cmd_traverse,
-            "experiment": cmd_experiment, "invert": cmd_invert,
+            "experiment": cmd_experiment, "invert": cmd_invert, "translate": cmd_translate,
             "list": cmd_list}
 
 

@@ -25,6 +25,10 @@ class DataConfig:
     channels: int | None = None      # 1 or 3; None keeps the dataset's own
     strict: bool = False             # folder datasets: reject unreadable files instead of skipping them
     toy_samples: int = 100_000       # toy mixtures: size of the in-memory training set
+    task: str = ""                   # pix2pix pairs: ab, folders, gray2color, edges, downsample, mask
+    direction: str = "AtoB"          # pix2pix ab/folders: AtoB or BtoA
+    edges: str = "canny"             # pix2pix edges task: canny or sobel
+    scale: int = 4                   # pix2pix downsample task: 2 or 4
 
 
 @dataclass
@@ -46,6 +50,9 @@ class ModelConfig:
     likelihood: str = "bernoulli"    # AE/VAE decoder: bernoulli, gaussian, cbernoulli (continuous Bernoulli)
     sigma: float = 0.0               # gaussian likelihood: fixed std on [0, 1] pixels; 0 learns one per pixel
     binarize: bool = False           # AE/VAE: binarise images afresh every batch (Burda et al. 2016)
+    unet_depth: int = 0              # pix2pix U-Net halvings; 0 = as many as the image size allows (max 8)
+    patch_layers: int = 0            # pix2pix PatchGAN stride-2 layers (3 = 70x70 patches); 0 = scaled to the size
+    g_dropout: float = 0.5           # pix2pix: dropout in the U-Net's three innermost decoder layers
 
 
 @dataclass
@@ -65,6 +72,8 @@ class LossConfig:
     beta: float = 1.0                # VAE: weight of the KL term (beta-VAE: > 1, Higgins et al. 2017)
     kl_warmup: int = 0               # VAE: steps over which beta ramps up from 0 (Sonderby et al. 2016)
     iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)
+    l1_weight: float = 100.0         # pix2pix lambda (Isola et al. 2017, Sec. 4.2)
+    mode: str = "l1+cgan"            # pix2pix objective: l1+cgan, l1, cgan, l1+gan (unconditional D)
 
 
 @dataclass
@@ -118,7 +127,7 @@ class WatchConfig:
 @dataclass
 class Config:
     recipe: str = "dcgan"
-    family: str = "gan"              # gan, vae or ae
+    family: str = "gan"              # gan, vae, ae or pix2pix
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -113,6 +113,9 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
                  k: int = 100, progress: bool = False) -> dict:
     cfg, algo, meta = open_run(run)
     run = Path(run)
+    if cfg.family == "pix2pix":
+        from genzoo.translate import evaluate_pix2pix
+        return evaluate_pix2pix(run, cfg, algo, meta, n)
     spec = cfg.data.dataset
     if spec.startswith("toy:"):
         return _evaluate_toy(run, cfg, algo, meta, n or 2500, seed)

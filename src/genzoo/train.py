@@ -66,7 +66,7 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
     start = _resume(run, algo, sampler) if resume else _new_run(run, cfg)
     if start >= T.steps:
         raise GenzooError(f"{run} is already at step {start}; pass --steps N with N > {start} to train further")
-    fixed_z = algo.sample_z(T.n_grid if data.is_image else 1000, torch.Generator().manual_seed(T.seed + 1))
+    fixed_z = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))
     meta = {"config": cfg.to_dict(), "data_shape": list(data.sample_shape)}
 
     def save(step: int) -> None:
@@ -75,7 +75,7 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
         checkpoint.prune(ckpt_dir(run), T.keep_ckpts)
 
     with torch.random.fork_rng(devices=[]):  # building the watchers must not move the training RNG
-        monitor = Monitor(cfg, algo, data) if cfg.watch.enabled and hasattr(algo, "d_step") else None
+        monitor = Monitor(cfg, algo, data) if cfg.watch.enabled and cfg.family == "gan" else None
     if monitor and "rollback" in monitor.actions.values() and start == 0:
         save(0)  # a good state to roll back to even if the first steps already go wrong
     step, t_last, last_logged, rollbacks = start, time.perf_counter(), start, 0
@@ -247,12 +247,12 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def render(algo: Algo, z: torch.Tensor, data: Dataset, path: Path, title: str = "") -> None:
-    """Fixed-noise samples as an image grid (or a scatter plot for 2-D points)."""
-    x = algo.generate(z)
+def render(algo: Algo, z, data: Dataset, path: Path, title: str = "") -> None:
+    """Fixed-noise samples (pix2pix: fixed pairs) as an image grid, or a scatter plot for 2-D points."""
+    x = algo.preview(z)
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.is_image:
-        images.save_grid(path, to_uint8(x))
+        images.save_grid(path, to_uint8(x), nrow=algo.preview_nrow)
     else:
         centers = data.meta.get("centers")
         lim = float(data.x.abs().max()) * 1.3

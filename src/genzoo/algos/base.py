@@ -72,6 +72,15 @@ class Algo:
             if channels_last:
                 m.to(memory_format=torch.channels_last)
 
+    # -- the fixed inputs rendered into the training grids (GANs, VAEs: prior draws; pix2pix: fixed pairs) --
+    preview_nrow: int | None = None
+
+    def preview_inputs(self, data, n: int, generator: torch.Generator):
+        return self.sample_z(n if data.is_image else 1000, generator)
+
+    def preview(self, inputs) -> torch.Tensor:
+        return self.generate(inputs)
+
     def state_dict(self) -> dict:
         return {"nets": {k: m.state_dict() for k, m in self.nets.items()},
                 "opts": {k: o.state_dict() for k, o in self.opts.items()}}
