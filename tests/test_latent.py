@@ -46,7 +46,7 @@ def test_interpolate_cli(tmp_path, capsys):
     assert Image.open(tmp_path / "i.gif").n_frames == 18
     capsys.readouterr()
     assert main(["interpolate", str(run), "--seeds", "1"]) == 2
-    assert "at least two seeds" in capsys.readouterr().err
+    assert "at least two points" in capsys.readouterr().err
     assert main(["interpolate", str(run), "--seeds", "a,b"]) == 2
 
 
@@ -103,3 +103,53 @@ def test_invert_cli(tmp_path, capsys):
     (tmp_path / "bad.png").write_bytes(b"nope")
     assert main(["invert", str(run), str(tmp_path / "bad.png")]) == 2
     assert "cannot read image" in capsys.readouterr().err
+
+
+# -- latent sets and arithmetic ---------------------------------------------------------------------
+def test_parse_expression_and_bad_names():
+    from genzoo.arithmetic import parse_expression
+    from genzoo.errors import GenzooError
+
+    assert parse_expression("A - B + C") == [(1, "A"), (-1, "B"), (1, "C")]
+    assert parse_expression("smile.w-neutral.w+neutral.m") == [(1, "smile.w"), (-1, "neutral.w"), (1, "neutral.m")]
+    for bad in ("", "A -", "- A", "A B", "A + + B", "A - 3x"):
+        with pytest.raises(GenzooError):
+            parse_expression(bad)
+
+
+def test_renorm_and_variations_leave_codes_alone():
+    from genzoo.arithmetic import renorm, variations
+
+    v = torch.cat([torch.full((16,), 0.1), torch.tensor([0.0, 1.0])])  # z (16) ⊕ one-hot class (2)
+    r = renorm(v[None], 16)[0]
+    assert r[:16].norm().item() == pytest.approx(4.0) and torch.equal(r[16:], v[16:])
+    assert torch.allclose(r[:16] / r[:16].norm(), v[:16] / v[:16].norm())  # direction kept
+    var = variations(v, 5, z_dim=16)
+    assert torch.equal(var[0], v) and torch.equal(var[:, 16:], v[16:].expand(5, 2))
+    assert (var[1:, :16] - v[:16]).abs().max() <= 0.25 and (var[1:] != v).any()
+
+
+def test_latents_and_arithmetic_cli(tmp_path, capsys):
+    import json
+
+    from genzoo.latent import seeded_latents
+    from genzoo.run import open_run
+
+    run = tmp_path / "g"
+    assert main(["train", "dcgan", "--steps", "30", "--out", str(run), "--quiet", "--set", "model.g_width=8",
+                 "--set", "model.d_width=8", "--set", "train.sample_every=30", "--set", "watch.enabled=false"]) == 0
+    assert main(["latents", "save", str(run), "a", "--seeds", "1,2,3"]) == 0
+    assert main(["latents", "save", str(run), "b", "--seeds", "4"]) == 0
+    assert main(["latents", "save", str(run), "sev", "--label", "7", "--n", "300"]) in (0, 2)  # 0 if any sample is a 7
+    _, algo, _ = open_run(run)
+    a = torch.tensor(json.loads((run / "latents" / "a.json").read_text())["latent"])
+    assert torch.allclose(a, seeded_latents([1, 2, 3], algo.sample_z).mean(0), atol=1e-6)
+    capsys.readouterr()
+    assert main(["latents", "list", str(run)]) == 0
+    assert "seeds [1, 2, 3]" in capsys.readouterr().out
+    assert main(["arithmetic", str(run), "a - b + a", "--variations", "3", "--out", str(tmp_path / "ar.png")]) == 0
+    im = Image.open(tmp_path / "ar.png")
+    assert im.width > 6 * 28 and "results" in capsys.readouterr().out  # 3 terms + 3 results in one row
+    assert main(["arithmetic", str(run), "a - nothere"]) == 2
+    assert "no latent set 'nothere'" in capsys.readouterr().err
+    assert main(["latents", "save", str(run), "bad-name", "--seeds", "1"]) == 2

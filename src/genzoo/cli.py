@@ -215,6 +215,47 @@ def _add_translate(sub) -> None:
     p.add_argument("--resize", action="store_true", help="scale square inputs of another size to the run's size")
 
 
+def _add_latents(sub) -> None:
+    p = sub.add_parser("latents", help="save named latent sets for `genzoo arithmetic`",
+                       description="A latent set is the mean latent of several samples: those of the given seeds "
+                                   "(the z of `genzoo sample --seed S --n 1`), or all samples of one class "
+                                   "(conditional runs: the class code; unconditional image runs: the samples the "
+                                   "evaluation classifier assigns to the class among --n prior draws). Saved as "
+                                   "JSON in RUN_DIR/latents/NAME.json.",
+                       epilog="examples:\n  genzoo latents save runs/dcgan-mnist seven --label 7\n"
+                              "  genzoo latents save runs/dcgan-mnist bold_one --seeds 12,40,77\n"
+                              "  genzoo latents list runs/dcgan-mnist",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    lsub = p.add_subparsers(dest="latents_command", required=True, metavar="ACTION")
+    s = lsub.add_parser("save", help="save the mean latent of seeds or of a class under NAME")
+    s.add_argument("run_dir")
+    s.add_argument("name", help="letters, digits, _ and . (no '-': it means subtraction)")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--seeds", help="comma list of seeds whose latents are averaged")
+    g.add_argument("--label", type=int, help="average the latents of this class")
+    s.add_argument("--n", type=int, default=2000, help="--label on unconditional runs: prior draws to classify")
+    lst = lsub.add_parser("list", help="list a run's saved latent sets")
+    lst.add_argument("run_dir")
+
+
+def _add_arithmetic(sub) -> None:
+    p = sub.add_parser("arithmetic", help="decode a sum of saved latent sets, e.g. \"A - B + C\"",
+                       description="Latent vector arithmetic (Radford et al. 2016, Sec. 6.3): combine saved "
+                                   "latent sets (`genzoo latents save`) with + and -, decode the result and "
+                                   "K - 1 variations with uniform noise in [-0.25, 0.25] added to z, and write one "
+                                   "row: each term's decoded set, then the results. Where an evaluation "
+                                   "classifier exists, prints the class it gives each result.",
+                       epilog="example:\n  genzoo arithmetic runs/dcgan-mnist \"seven - one + bold_one\"",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("expression", help='saved set names joined by + and -, e.g. "A - B + C"')
+    p.add_argument("--variations", type=int, default=8, help="results drawn around the sum (default 8)")
+    p.add_argument("--renorm", action="store_true",
+                   help="scale z of each result (and term) to norm sqrt(z_dim), the shell where Gaussian latents "
+                        "live; a mean of many latents otherwise sits near 0 and decodes to an 'average' image")
+    p.add_argument("--out", help="PNG (default RUN_DIR/arithmetic.png)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from genzoo import __version__
 
@@ -233,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment(sub)
     _add_invert(sub)
     _add_translate(sub)
+    _add_latents(sub)
+    _add_arithmetic(sub)
     sub.add_parser("list", help="list recipes and dataset specs", description="List recipes and dataset specs.")
     return ap
 
@@ -356,6 +399,81 @@ def cmd_translate(args) -> int:
     c_a, _, h, w = meta["data_shape"]
     paths = translate_files(algo, (c_a, h, w), args.inputs, Path(args.out), args.resize)
     print(f"translated {len(paths)} image(s) into {args.out}")
+    return 0
+
+
+def _run_classifier(cfg):
+    """The run's evaluation classifier, or None when its dataset has none."""
+    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.errors import GenzooError
+    try:
+        return load_classifier(extractor_key(cfg.data.dataset))[0]
+    except GenzooError:
+        return None
+
+
+def cmd_latents(args) -> int:
+    from genzoo.arithmetic import latents_dir, save_set, set_from_class, set_from_seeds
+    from genzoo.errors import GenzooError
+    from genzoo.run import open_run
+
+    run = Path(args.run_dir)
+    if args.latents_command == "list":
+        if not run.is_dir():
+            raise GenzooError(f"{run}: no such run directory")
+        for p in sorted(latents_dir(run).glob("*.json")):
+            import json
+            d = json.loads(p.read_text())
+            how = f"seeds {d['seeds']}" if "seeds" in d else f"class {d['label']} ({d['count']} samples)"
+            print(f"  {p.stem:<20} {how}")
+        return 0
+    cfg, algo, _ = open_run(run)
+    if args.seeds:
+        from genzoo.arithmetic import check_name
+        check_name(args.name)
+        seeds = _int_list(args.seeds, "--seeds")
+        path = save_set(run, args.name, set_from_seeds(algo, seeds), {"seeds": seeds})
+        print(f"saved the mean latent of {len(seeds)} seed(s) as '{args.name}' ({path})")
+        return 0
+    if args.n < 1:
+        raise GenzooError("--n must be at least 1")
+    vec, count = set_from_class(algo, args.label, args.n, _run_classifier(cfg) if not getattr(algo, "code_classes", 0)
+                                else None)
+    path = save_set(run, args.name, vec, {"label": args.label, "count": count})
+    print(f"saved the mean latent of {count} class-{args.label} sample(s) as '{args.name}' ({path})")
+    return 0
+
+
+def cmd_arithmetic(args) -> int:
+    import torch
+
+    from genzoo import images
+    from genzoo.arithmetic import combine, load_set, parse_expression, renorm, variations
+    from genzoo.data import to_uint8
+    from genzoo.errors import GenzooError
+    from genzoo.metrics.features import extract
+    from genzoo.run import open_run
+
+    if args.variations < 1:
+        raise GenzooError("--variations must be at least 1")
+    terms = parse_expression(args.expression)
+    cfg, algo, _ = open_run(Path(args.run_dir))
+    dim = algo.sample_z(1, torch.Generator().manual_seed(0)).shape[1]
+    vecs = [(sign, load_set(Path(args.run_dir), name, dim)) for sign, name in terms]
+    latents = torch.cat([torch.stack([v for _, v in vecs]), variations(combine(vecs), args.variations, algo.z_dim)])
+    if args.renorm and getattr(algo, "z_dist", "normal") == "normal":
+        latents = renorm(latents, algo.z_dim)
+    x = to_uint8(algo.generate(latents)).cpu()
+    out = Path(args.out or Path(args.run_dir) / "arithmetic.png")
+    images.save_grid(out, x, nrow=len(x))
+    print(f"wrote {out}: {', '.join(n for _, n in terms)} decoded, then {args.expression} and "
+          f"{args.variations - 1} variation(s)")
+    net = _run_classifier(cfg)
+    if net is not None and x.shape[1] == net.in_shape[0]:
+        pred = extract(net, x).probs.argmax(1)
+        names = cfg.data.dataset
+        print(f"classes by the {names} classifier: terms {pred[:len(terms)].tolist()}, "
+              f"results {pred[len(terms):].tolist()}")
     return 0
 
 
@@ -532,6 +650,7 @@ def cmd_invert(args) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
             "interpolate": cmd_interpolate, "theory": cmd_theory, "diagnose": cmd_diagnose, "traverse": cmd_traverse,
             "experiment": cmd_experiment, "invert": cmd_invert, "translate": cmd_translate,
+            "latents": cmd_latents, "arithmetic": cmd_arithmetic,
             "list": cmd_list}
 
 

@@ -1,0 +1,123 @@
+"""Latent sets and latent vector arithmetic (Radford et al. 2016, Sec. 6.3; SEEDS 001).
+
+A latent set is one vector: the mean of the latents of several samples, picked by seed, or all
+samples of a class (conditional models: the class code with averaged noise; unconditional image
+models: the samples the evaluation classifier assigns to that class). Sets are saved as JSON in
+RUN_DIR/latents/NAME.json. ``A - B + C`` combines saved sets; the DCGAN paper averaged three
+samples per concept because single vectors were unstable, and decoded the result with a little
+uniform noise added (±0.25) to show that the result is a region, not a point.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from genzoo.checkpoint import atomic_write_bytes
+from genzoo.errors import GenzooError
+from genzoo.latent import seeded_latents, with_code
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def latents_dir(run: Path) -> Path:
+    return Path(run) / "latents"
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise GenzooError(f"latent set name '{name}' must start with a letter and hold only letters, digits, _ "
+                          "and . (no '-', which is subtraction)")
+    return name
+
+
+def save_set(run: Path, name: str, vector: torch.Tensor, how: dict) -> Path:
+    path = latents_dir(run) / f"{check_name(name)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps({"name": name, **how, "latent": vector.tolist()}).encode())
+    return path
+
+
+def load_set(run: Path, name: str, dim: int) -> torch.Tensor:
+    path = latents_dir(run) / f"{check_name(name)}.json"
+    if not path.is_file():
+        have = sorted(p.stem for p in latents_dir(run).glob("*.json"))
+        raise GenzooError(f"no latent set '{name}' in {run}; saved sets: {', '.join(have) or 'none'} "
+                          f"(create one with `genzoo latents save {run} {name} --seeds ...`)")
+    try:
+        v = torch.tensor(json.loads(path.read_text())["latent"], dtype=torch.float32)
+    except (ValueError, KeyError, TypeError):
+        raise GenzooError(f"{path}: not a genzoo latent set") from None
+    if v.shape != (dim,):
+        raise GenzooError(f"{path}: a latent of size {tuple(v.shape)}, but this run's latents have size {dim}")
+    return v
+
+
+def set_from_seeds(algo, seeds: list[int]) -> torch.Tensor:
+    if not seeds:
+        raise GenzooError("--seeds needs at least one seed")
+    return seeded_latents(seeds, algo.sample_z).mean(0)
+
+
+@torch.no_grad()
+def class_latents(algo, classifier, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n prior draws and the class the evaluation classifier gives each decoded sample. ((n, D), (n,))"""
+    from genzoo.data import to_uint8
+    from genzoo.metrics.features import extract
+
+    z = algo.sample_z(n, torch.Generator().manual_seed(seed)).cpu()
+    pred = torch.cat([torch.from_numpy(extract(classifier, to_uint8(algo.generate(c)).cpu()).probs.argmax(1))
+                      for c in z.split(1000)])
+    return z, pred
+
+
+def set_from_class(algo, label: int, n: int, classifier=None, seed: int = 0) -> tuple[torch.Tensor, int]:
+    """The mean latent of one class, and how many samples it averages."""
+    if getattr(algo, "code_classes", 0):  # conditional: the class is part of the latent
+        z = with_code(algo, algo.sample_z(n, torch.Generator().manual_seed(seed)), label).cpu()
+        return z.mean(0), n
+    if classifier is None:
+        raise GenzooError("--label on an unconditional run needs an evaluation classifier for its dataset")
+    z, pred = class_latents(algo, classifier, n, seed)
+    pick = z[pred == label]
+    if len(pick) == 0:
+        raise GenzooError(f"none of {n} samples was classified as class {label}; raise --n")
+    return pick.mean(0), len(pick)
+
+
+def parse_expression(text: str) -> list[tuple[int, str]]:
+    """'A - B + C' -> [(+1, 'A'), (-1, 'B'), (+1, 'C')]."""
+    tokens = re.findall(r"[+-]|[^\s+-]+", text)
+    bad = GenzooError(f"cannot parse '{text}': write saved set names joined by + and -, e.g. \"A - B + C\"")
+    if not tokens or len(tokens) % 2 == 0 or tokens[0] in "+-":
+        raise bad
+    out = [(1, check_name(tokens[0]))]
+    for op, name in zip(tokens[1::2], tokens[2::2]):
+        if op not in ("+", "-") or name in ("+", "-"):
+            raise bad
+        out.append((1 if op == "+" else -1, check_name(name)))
+    return out
+
+
+def combine(terms: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+    return sum(s * v for s, v in terms)
+
+
+def variations(result: torch.Tensor, k: int, z_dim: int, spread: float = 0.25, seed: int = 0) -> torch.Tensor:
+    """The result and k - 1 copies with uniform noise in [-spread, spread] on z (not on class codes). (k, D)"""
+    g = torch.Generator().manual_seed(seed)
+    noise = (torch.rand(k, result.shape[0], generator=g) * 2 - 1) * spread
+    noise[0] = 0
+    noise[:, z_dim:] = 0
+    return result[None] + noise
+
+
+def renorm(latents: torch.Tensor, z_dim: int) -> torch.Tensor:
+    """Scale the z part of each latent to norm sqrt(z_dim), where N(0, I) samples concentrate: a mean of
+    many latents has a much smaller norm (sqrt(z_dim / n)) and decodes to the generator's 'average' image."""
+    out = latents.clone()
+    z = out[:, :z_dim]
+    out[:, :z_dim] = z / z.norm(dim=1, keepdim=True).clamp(min=1e-8) * z_dim ** 0.5
+    return out
