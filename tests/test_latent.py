@@ -153,3 +153,26 @@ def test_latents_and_arithmetic_cli(tmp_path, capsys):
     assert main(["arithmetic", str(run), "a - nothere"]) == 2
     assert "no latent set 'nothere'" in capsys.readouterr().err
     assert main(["latents", "save", str(run), "bad-name", "--seeds", "1"]) == 2
+
+
+def test_signal_window_mean_and_rank_correlation(tmp_path):
+    from genzoo.experiments import _signal_at, _spearman
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(f'{{"step": {s}, "wasserstein": {v}}}\n' for s, v in ((10, 1.0), (20, 3.0), (30, 5.0),
+                                                                                   (40, "null"))))
+    assert _signal_at(log, "wasserstein", 30, 20) == 4.0            # steps 20 and 30; 10 is outside the window
+    assert _spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert _spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_wgan_signal_experiment_writes_everything(tmp_path, capsys):
+    assert main(["experiment", "wgan-signal", "--steps", "10", "--dataset", "embedded", "--n", "200",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    import json
+    res = json.loads((tmp_path / "wgan_signal.json").read_text())
+    assert [r["recipe"] for r in res["rows"]] == ["wgan", "dcgan"]
+    assert [r["signal"] for r in res["rows"]] == ["wasserstein", "loss_d"]
+    assert all(len(r["series"]) == 10 and -1 <= r["spearman"] <= 1 for r in res["rows"])
+    assert (tmp_path / "wgan_signal.png").stat().st_size > 5000
+    assert "Spearman" in capsys.readouterr().out

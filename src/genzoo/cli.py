@@ -182,6 +182,20 @@ def _add_experiment(sub) -> None:
     z.add_argument("--seed", type=int, default=0)
     z.add_argument("--out", default="runs/zdim", help="output folder (default runs/zdim); finished runs are reused")
     z.add_argument("--quiet", action="store_true")
+    w = esub.add_parser("wgan-signal", help="does the critic's Wasserstein estimate track sample quality?",
+                        description="Train wgan (and, for contrast, dcgan) with checkpoints at 10 points; at each, "
+                                    "fid[lenet-*] on --n samples and the training signal averaged over the interval "
+                                    "before it: the critic's estimate E[D(x)] - E[D(G(z))] for wgan/wgan-gp, D's "
+                                    "loss otherwise. Writes wgan_signal.png/.json and prints Spearman's rank "
+                                    "correlation of signal and FID per recipe.")
+    w.add_argument("--recipes", default="wgan,dcgan", help="comma list (default wgan,dcgan)")
+    w.add_argument("--steps", type=int, default=2000, help="steps per recipe (default 2000)")
+    w.add_argument("--dataset", default="mnist")
+    w.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
+    w.add_argument("--n", type=int, default=2000, help="samples per FID (default 2000)")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--out", default="runs/wgan-signal", help="output folder; finished runs are reused")
+    w.add_argument("--quiet", action="store_true")
 
 
 def _add_invert(sub) -> None:
@@ -599,8 +613,15 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from genzoo.experiments import report, zdim
+    from genzoo.experiments import report, signal_report, wgan_signal, zdim
 
+    if args.name == "wgan-signal":
+        recipes = [r for r in args.recipes.split(",") if r]
+        result = wgan_signal(recipes, args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,
+                             progress=not args.quiet)
+        print(signal_report(result))
+        print(f"wrote {Path(args.out) / 'wgan_signal.png'}, wgan_signal.json")
+        return 0
     result = zdim(_int_list(args.dims, "--dims"), args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,
                   progress=not args.quiet)
     print(report(result))
