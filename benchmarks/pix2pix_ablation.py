@@ -84,7 +84,7 @@ def main() -> None:
               f"(rows of {out / f'{task}.png'}: condition, " + ", ".join(runs) + ", target)")
         fid_key = next((k for k in rows[0][2] if k.startswith("fid[")), None)
         head = "| loss | L1 | PSNR dB | SSIM |" + (" colourfulness (target) |" if task == "colour" else "") \
-            + (f" {fid_key} |" if fid_key else "") + " train min |"
+            + (f" {fid_key} |" if fid_key else "")
         print(head)
         print("|" + "---|" * (head.count("|") - 1))
         for mode, secs, m in rows:
@@ -93,7 +93,6 @@ def main() -> None:
                 cells.append(f"{m['colourfulness']['value']:.1f} ({m['colourfulness']['target']:.1f})")
             if fid_key:
                 cells.append(f"{m[fid_key]['value']:.2f}")
-            cells.append("reused" if secs is None else f"{secs / 60:.1f}")
             print("| " + " | ".join(cells) + " |")
 
 
