@@ -47,11 +47,13 @@ def ensure_run(task: str, mode: str, steps: int, root: str | None, out: Path) ->
 
 
 def picture(runs: dict[str, Path], path: Path, n: int = 8) -> None:
-    """Rows: test conditions, each mode's outputs, targets (one row of n each)."""
+    """Rows: test conditions, each mode's outputs, targets (one row of n pairs spread over the test split)."""
     rows = []
     for i, (mode, run) in enumerate(runs.items()):
         cfg, algo, _ = open_run(run)
-        b = heldout_pairs(cfg, n)
+        every = heldout_pairs(cfg)
+        idx = torch.linspace(0, len(every["x"]) - 1, n).long()
+        b = {k: v[idx] for k, v in every.items()}
         out = translate_all(algo, b["a"])
         c = out.shape[1]
         if i == 0:

@@ -229,3 +229,28 @@ def test_cli_pix2pix(tmp_path, capsys):
     assert main(["translate", str(run), str(tmp_path / "in28.png"), "--out", str(tmp_path / "o"), "--resize"]) == 0
     assert main(["train", "pix2pix", "--dataset", "embedded", "--task", "gray2color", "--out", str(tmp_path / "g")]) == 2
     assert "gray2color needs colour images" in capsys.readouterr().err
+
+
+def test_short_colourisation_run_on_cifar_lowers_l1(tmp_path, cifar_test):
+    """A few hundred CIFAR-10 images as a folder dataset: gray2color with the full objective."""
+    import shutil
+
+    classes = sorted(p.name for p in (cifar_test / "test").iterdir())[:4]
+    for split, lo, hi in (("train", 0, 100), ("test", 100, 125)):  # 400 train, 100 test images
+        for c in classes:
+            dst = tmp_path / "cif" / split / c
+            dst.mkdir(parents=True)
+            for f in sorted((cifar_test / "test" / c).iterdir())[lo:hi]:
+                shutil.copy(f, dst / f.name)
+    cfg = load_recipe("pix2pix", f"folder:{tmp_path / 'cif'}")
+    cfg.apply_overrides(["model.g_width=16", "model.d_width=16", "train.batch_size=16", "train.steps=300",
+                         "train.sample_every=300", "train.ckpt_every=300", "train.precision=fp32"])
+    test = dataset_for(cfg, "test")
+    assert test.sample_shape == (1, 3, 32, 32) and len(test) == 100
+    b = test.batch(torch.arange(100))
+    torch.manual_seed(0)
+    before = (build_algo(cfg, test.sample_shape).translate(b["a"]) - b["x"]).abs().mean().item()
+    from genzoo.run import open_run
+    algo = open_run(train(cfg, tmp_path / "run", progress=False))[1]
+    after = (algo.translate(b["a"]) - b["x"]).abs().mean().item()
+    assert after < 0.6 * before, (before, after)
