@@ -90,14 +90,12 @@ def _resolve_n(n: int | None) -> int:
     return n
 
 
-def likelihood_metrics(cfg, algo, k: int, seed: int = 0, progress: bool = False) -> dict:
-    """AE/VAE runs: ELBO, importance-sampled NLL and reconstruction error on the whole test split."""
-    from genzoo.build import dataset_for
+def likelihood_metrics(cfg, algo, test, k: int, seed: int = 0, progress: bool = False) -> dict:
+    """AE/VAE runs: ELBO, importance-sampled NLL and reconstruction error on the whole test split ``test``."""
     from genzoo.metrics.likelihood import heldout_likelihood
 
     if k < 1:
         raise GenzooError("--k must be at least 1")
-    test = dataset_for(cfg, "test")
     b = test.batch(torch.arange(len(test)))
     r = heldout_likelihood(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed, progress=progress)
     base = {"n": len(test), "reference": f"{cfg.data.dataset}:test", "unit": "nats per image",
@@ -140,8 +138,9 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
         from genzoo.build import dataset_for
         from genzoo.figures import autoencoder_figures
 
-        result["metrics"] = {**likelihood_metrics(cfg, algo, k, seed, progress), **result["metrics"]}
-        autoencoder_figures(algo, dataset_for(cfg, "test"), run, f"{cfg.recipe} step {meta['step']}: test encodings")
+        test = dataset_for(cfg, "test")
+        result["metrics"] = {**likelihood_metrics(cfg, algo, test, k, seed, progress), **result["metrics"]}
+        autoencoder_figures(algo, test, run, f"{cfg.recipe} step {meta['step']}: test encodings")
     atomic_write_bytes(run / "metrics.json", json.dumps(result, indent=1).encode())
     return result
 
