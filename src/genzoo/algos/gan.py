@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from genzoo.algos.base import EMA, Algo, grad_norm
 from genzoo.losses import GAN_LOSSES, gradient_penalty
+from genzoo.losses.gan import mean_d_output
 
 
 class GAN(Algo):
@@ -154,7 +155,8 @@ class GAN(Algo):
                     p.clamp_(-self.clip, self.clip)
         self.d_steps_done += 1
         out.update(extra)
-        out.update(loss_d=loss.item(), d_real=self._d_out(r), d_fake=self._d_out(f))
+        out.update(loss_d=loss.item(), d_real=mean_d_output(self.loss_name, r),
+                   d_fake=mean_d_output(self.loss_name, f))
         if self.loss.critic:
             out["wasserstein"] = (r.mean() - f.mean()).item()  # the critic's estimate of W(p_data, p_g)
         return out
@@ -169,12 +171,6 @@ class GAN(Algo):
         else:
             t = 0.0
         return {"acc_real": (r > t).float().mean().item(), "acc_fake": (f <= t).float().mean().item()}
-
-    def _d_out(self, logits: torch.Tensor) -> float:
-        """Mean D output: a probability for log-losses, the raw score otherwise."""
-        if self.loss.uses_targets and self.loss_name != "lsgan":
-            return torch.sigmoid(logits).mean().item()
-        return logits.mean().item()
 
     def g_step(self, batch: dict) -> dict:
         B = batch["x"].shape[0]

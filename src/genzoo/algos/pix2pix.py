@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from genzoo.algos.base import Algo, grad_norm
 from genzoo.losses import GAN_LOSSES, gradient_penalty
+from genzoo.losses.gan import mean_d_output
 from genzoo.nets.unet import set_dropout
 
 MODES = ("l1+cgan", "l1", "cgan", "l1+gan")
@@ -71,8 +72,8 @@ class Pix2Pix(Algo):
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.clamp_(-self.clip, self.clip)
-        p = (torch.sigmoid if self.loss.uses_targets and self.loss_name != "lsgan" else (lambda t: t))
-        return out | {"loss_d": loss.item(), "d_real": p(r).mean().item(), "d_fake": p(f).mean().item()}
+        return out | {"loss_d": loss.item(), "d_real": mean_d_output(self.loss_name, r),
+                      "d_fake": mean_d_output(self.loss_name, f)}
 
     def g_step(self, batch: dict) -> dict:
         a, b = self.to_input(batch["a"]), self.to_input(batch["x"])

@@ -83,3 +83,11 @@ GAN_LOSSES: dict[str, GANLoss] = {
     "wgan-gp": GANLoss(wgan_d, wgan_g, False, critic=True),
     "hinge": GANLoss(hinge_d, hinge_g, False),
 }
+
+
+def mean_d_output(loss_name: str, logits: torch.Tensor) -> float:
+    """D's mean output as people read it: a probability for the log-losses, the raw score for LSGAN
+    (whose targets are its labels), critics and hinge."""
+    if GAN_LOSSES[loss_name].uses_targets and loss_name != "lsgan":
+        return torch.sigmoid(logits).mean().item()
+    return logits.mean().item()
