@@ -41,6 +41,13 @@ def test_resume_equals_straight_run(tmp_path):
     assert [r["step"] for r in logs] == list(range(10, 201, 10))
 
 
+def test_checkpoint_keeps_the_instance_noise_clock(tmp_path):
+    """Instance noise anneals with D's step count; a resumed run must continue from it, not from 0."""
+    from genzoo.run import open_run
+    run = train(_cfg(30, ["loss.instance_noise=0.1", "train.ckpt_every=30"]), tmp_path / "n", progress=False)
+    assert open_run(run)[1].d_steps_done == 30
+
+
 def test_run_directory_contents(tmp_path):
     run = train(_cfg(50, ["train.log_every=5"]), tmp_path / "r", progress=False)
     assert (run / "config.yaml").is_file() and (run / "progress.gif").is_file()

@@ -53,6 +53,14 @@ class GAN(Algo):
             self.nets["G_ema"] = self.ema.net
         self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
+    # -- state: D's step count drives the instance-noise annealing, so it is part of exact resume --
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "d_steps_done": self.d_steps_done}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.d_steps_done = int(state.get("d_steps_done", 0))
+
     # -- noise ----------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None,
                  labels: torch.Tensor | None = None) -> torch.Tensor:
