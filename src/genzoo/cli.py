@@ -71,10 +71,17 @@ def _add_evaluate(sub) -> None:
                                    "Toy runs report modes_captured, high_quality_fraction and reverse_kl on 2,500 "
                                    "samples (VEEGAN/PacGAN protocol) and draw toy.png. "
                                    "--real DATASET measures real train images against the test split: the floor "
-                                   "every model's numbers should be read against.",
+                                   "every model's numbers should be read against. "
+                                   "Inception FID, comparable with the literature, is optional: --inception uses the "
+                                   "standard FID Inception-v3 weights where pytorch-fid or torch-fidelity cached them "
+                                   "(torch.hub's checkpoints folder), --inception-weights PATH a file you supply "
+                                   "(pt_inception-2015-12-05-6726825d.pth, weights-inception-2015-12-05-6726825d.pth "
+                                   "or a .safetensors from `genzoo inception convert`). It adds fid/kid/is[inception-v3] "
+                                   "and is slow on a CPU (images are resized to 299x299: minutes per 10,000).",
                        epilog="examples:\n  genzoo evaluate runs/dcgan-mnist --n 10000\n"
                               "  genzoo evaluate --real mnist --data-root ../shared/data\n"
-                              "  genzoo evaluate runs/nsgan-toy-ring8",
+                              "  genzoo evaluate runs/nsgan-toy-ring8\n"
+                              "  genzoo evaluate runs/dcgan-cifar10 --inception-weights pt_inception-2015-12-05-6726825d.pth",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", nargs="?")
     p.add_argument("--real", metavar="DATASET", help="evaluate real train images of DATASET instead of a run")
@@ -87,6 +94,10 @@ def _add_evaluate(sub) -> None:
                         "Costs k decoder passes per test image: seconds for the MLP vae, minutes for conv decoders")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="with --real: folder for metrics.json and modes.png")
+    p.add_argument("--inception", action="store_true",
+                   help="also compute fid/kid/is[inception-v3] with the cached standard weights")
+    p.add_argument("--inception-weights", metavar="PATH",
+                   help="FID Inception-v3 weights file; implies --inception")
 
 
 def _add_classifier(sub) -> None:
@@ -103,6 +114,21 @@ def _add_classifier(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", help="weights file (default ~/.cache/genzoo/classifiers/lenet-KEY.safetensors)")
     t.add_argument("--quiet", action="store_true")
+
+
+def _add_inception(sub) -> None:
+    p = sub.add_parser("inception", help="check or convert FID Inception-v3 weights (optional Inception FID)",
+                       description="genzoo ships no Inception weights. With the standard FID file "
+                                   "(pt_inception-2015-12-05-6726825d.pth from pytorch-fid or "
+                                   "weights-inception-2015-12-05-6726825d.pth from torch-fidelity), `genzoo evaluate "
+                                   "--inception-weights PATH` reports fid[inception-v3], comparable with published "
+                                   "numbers. Those files are read with torch.load(weights_only=True), which cannot run "
+                                   "code; `convert` writes a safetensors copy of the tensors genzoo uses.")
+    isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = isub.add_parser("convert", help="write a .safetensors copy of a FID Inception-v3 weights file")
+    c.add_argument("src", help="pt_inception-2015-12-05-6726825d.pth or weights-inception-2015-12-05-6726825d.pth")
+    c.add_argument("dst", help="output .safetensors file")
+    isub.add_parser("where", help="say which weights file --inception would use")
 
 
 def _add_interpolate(sub) -> None:
@@ -282,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_evaluate(sub)
     _add_classifier(sub)
+    _add_inception(sub)
     _add_interpolate(sub)
     _add_theory(sub)
     _add_diagnose(sub)
@@ -511,19 +538,20 @@ def cmd_evaluate(args) -> int:
 
     if bool(args.real) == bool(args.run_dir):
         raise GenzooError("give either RUN_DIR or --real DATASET")
+    inception = args.inception_weights or args.inception
     if args.real:
         from genzoo.data import parse_spec
         parse_spec(args.real)
         out = Path(args.out) if args.out else None
         if out:
             out.mkdir(parents=True, exist_ok=True)
-        result = evaluate_real(args.real, args.data_root, args.n, args.metrics, out)
+        result = evaluate_real(args.real, args.data_root, args.n, args.metrics, out, inception, progress=True)
         print(format_table(result))
         if out:
             print(f"wrote {out / 'metrics.json'}")
         return 0
     result = evaluate_run(Path(args.run_dir), n=args.n, seed=args.seed, metrics=args.metrics, k=args.k,
-                          progress=True)
+                          progress=True, inception=inception)
     print(format_table(result))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
     return 0
@@ -537,6 +565,22 @@ def cmd_classifier(args) -> int:
     path, acc = train_classifier(args.dataset, args.data_root, args.epochs, args.seed,
                                  Path(args.out) if args.out else None, progress=not args.quiet)
     print(f"test accuracy {100 * acc:.2f}% on {args.dataset}; weights: {path}")
+    return 0
+
+
+def cmd_inception(args) -> int:
+    from genzoo.errors import GenzooError
+    from genzoo.metrics.inception import MISSING, convert_weights, find_weights
+
+    if args.action == "where":
+        path = find_weights()
+        print(path if path else MISSING)
+        return 0 if path else 1
+    dst = Path(args.dst)
+    if dst.suffix != ".safetensors":
+        raise GenzooError(f"{dst}: the output must end in .safetensors")
+    n = convert_weights(find_weights(args.src), dst)
+    print(f"wrote {n} tensors to {dst}")
     return 0
 
 
@@ -670,6 +714,7 @@ def cmd_invert(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "classifier": cmd_classifier,
+            "inception": cmd_inception,
             "interpolate": cmd_interpolate, "theory": cmd_theory, "diagnose": cmd_diagnose, "traverse": cmd_traverse,
             "experiment": cmd_experiment, "invert": cmd_invert, "translate": cmd_translate,
             "latents": cmd_latents, "arithmetic": cmd_arithmetic,

@@ -2,7 +2,8 @@
 
 Image runs are measured on the features of the dataset's evaluation classifier (the metric
 names carry the extractor, e.g. ``fid[lenet-mnist]``, so they are never confused with Inception
-FID) against the real test split. Toy runs report mode coverage (VEEGAN/PacGAN protocol).
+FID) against the real test split; with Inception weights supplied, ``fid[inception-v3]`` and friends
+are added (``genzoo.metrics.inception``). Toy runs report mode coverage (VEEGAN/PacGAN protocol).
 Every number in metrics.json is stamped with its extractor, sample count, reference split and
 the genzoo version.
 """
@@ -107,8 +108,29 @@ def likelihood_metrics(cfg, algo, test, k: int, seed: int = 0, progress: bool = 
     return out
 
 
+def add_inception(result: dict, fake_u8: torch.Tensor, spec: str, root: str | None, n: int,
+                  which: tuple[str, ...], inception: bool | str | None, progress: bool) -> None:
+    """With ``inception`` (True: the cached standard weights; a path: that file) add fid/kid/is[inception-v3];
+    without weights say so in one line (stderr) and leave the other metrics as they are."""
+    if not inception:
+        return
+    import sys
+
+    from genzoo.metrics.inception import MISSING, find_weights, inception_metrics
+
+    path = find_weights(None if inception is True else inception)
+    from genzoo.nets.inception import FEATURE_DIM
+    if "fid" in which and n <= FEATURE_DIM:  # fail before minutes of 299 x 299 forward passes
+        raise GenzooError(f"fid[inception-v3] needs more samples than its {FEATURE_DIM} feature dimensions; "
+                          f"use --n {FEATURE_DIM + 1} or more (10000 is usual), or --metrics kid,is")
+    if path is None:
+        print(f"genzoo: {MISSING}", file=sys.stderr)
+        return
+    result["metrics"].update(inception_metrics(fake_u8, spec, root, n, which, path, progress))
+
+
 def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | None = None,
-                 k: int = 100, progress: bool = False) -> dict:
+                 k: int = 100, progress: bool = False, inception: bool | str | None = None) -> dict:
     cfg, algo, meta = open_run(run)
     run = Path(run)
     if cfg.family == "pix2pix":
@@ -134,6 +156,7 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
               "metrics": image_metrics(fake, ref, stamp, which, run, f"{cfg.recipe} step {meta['step']}: "
                                                                      f"classes of {n} samples")}
     result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
+    add_inception(result, fake_u8, spec, cfg.data.root, n, which, inception, progress)
     if hasattr(algo, "log_weights"):  # AE / VAE: the likelihood side of the comparison, and its pictures
         from genzoo.build import dataset_for
         from genzoo.figures import autoencoder_figures
@@ -146,7 +169,7 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
 
 
 def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metrics: str | None = None,
-                  out: Path | None = None) -> dict:
+                  out: Path | None = None, inception: bool | str | None = None, progress: bool = False) -> dict:
     """The floor: a real train subset measured against the test split, exactly as a model would be."""
     from genzoo.classifier import extractor_key, load_classifier
     from genzoo.metrics.features import extract, reference, subset
@@ -157,9 +180,11 @@ def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metr
     clf = load_classifier(key)
     ref, stamp = reference(spec, key, n, root, classifier=clf)
     train = load_dataset(spec, "train", root)
-    fake = extract(clf[0], subset(train, n, seed=1))
+    real_u8 = subset(train, n, seed=1)
+    fake = extract(clf[0], real_u8)
     result = {"genzoo_version": __version__, "real": f"{spec}:train", "dataset": spec,
               "metrics": image_metrics(fake, ref, stamp, which, out, f"real {spec} train: classes of {fake.n}")}
+    add_inception(result, real_u8, spec, root, n, which, inception, progress)
     if out is not None:
         atomic_write_bytes(Path(out) / "metrics.json", json.dumps(result, indent=1).encode())
     return result

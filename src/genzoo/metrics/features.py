@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,24 +64,33 @@ def reference(spec: str, key: str, n: int, root: str | None = None, split: str =
     net, meta = classifier or load_classifier(key)
     data = load_dataset(spec, split, root)
     n_used = min(n, len(data))
-    cache_key = {"dataset": spec, "split": split, "extractor": meta["extractor"], "n": n_used,
-                 "weights_sha256": sha256(weights_path(key))}
-    name = hashlib.sha256(json.dumps(cache_key, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir() / "refstats" / f"{spec.replace('/', '_').replace(':', '-')[:40]}-{name}.safetensors"
     stamp = {"reference": f"{spec}:{split}", "n_reference": n_used, "extractor": meta["extractor"],
              "class_names": data.class_names or [str(i) for i in range(meta["arch"]["num_classes"])]}
+    ref = cached_features(data, spec, split, n_used, {"extractor": meta["extractor"],
+                                                      "weights_sha256": sha256(weights_path(key))},
+                          lambda x: extract(net, x))
+    return ref, stamp
+
+
+def cached_features(data: Dataset, spec: str, split: str, n: int, extractor: dict,
+                    compute: Callable[[torch.Tensor], Features]) -> Features:
+    """``compute`` on the first n of a fixed permutation of ``data``, cached under ~/.cache/genzoo/refstats
+    with its key (dataset, split, n and ``extractor``: its name and weights hash) in the file header."""
+    cache_key = {"dataset": spec, "split": split, "n": n, **extractor}
+    name = hashlib.sha256(json.dumps(cache_key, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / "refstats" / f"{spec.replace('/', '_').replace(':', '-')[:40]}-{name}.safetensors"
     if path.is_file():
         try:
             with safe_open(str(path), "pt") as fh:
                 if json.loads(fh.metadata()["key"]) == cache_key:
                     t = load_file(str(path))
-                    return Features(t["feats"].numpy(), t["probs"].numpy()), stamp
+                    return Features(t["feats"].numpy(), t["probs"].numpy())
         except (SafetensorError, OSError, KeyError, ValueError):
             pass  # unreadable or stale cache: recompute below
-    ref = extract(net, subset(data, n_used))
+    ref = compute(subset(data, n))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file({"feats": torch.from_numpy(ref.feats), "probs": torch.from_numpy(ref.probs)}, str(tmp),
               metadata={"key": json.dumps(cache_key)})
     os.replace(tmp, path)
-    return ref, stamp
+    return ref
