@@ -24,6 +24,24 @@ def test_dcgan_follows_the_rules():
     assert not isinstance(D.head, torch.nn.Sigmoid)
 
 
+def test_fc_hidden_gives_infogans_mnist_nets():
+    """Chen et al. 2016, Table 1: G = FC 1024-BN-ReLU, FC 7x7x128-BN-ReLU, up-conv 64-BN-ReLU, up-conv 1;
+    D = conv 64-LReLU, conv 128-BN-LReLU, FC 1024-BN-LReLU, FC 1."""
+    G = DCGANGenerator(z_dim=74, channels=1, size=28, width=64, fc_hidden=1024)
+    D = DCGANDiscriminator(channels=1, size=28, width=64, fc_hidden=1024)
+    lin = [(m.in_features, m.out_features) for m in G.modules() if isinstance(m, torch.nn.Linear)]
+    ups = [(m.in_channels, m.out_channels) for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert lin == [(74, 1024), (1024, 7 * 7 * 128)] and ups == [(128, 64), (64, 1)]
+    convs = [(m.in_channels, m.out_channels) for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    d_lin = [(m.in_features, m.out_features) for m in D.modules() if isinstance(m, torch.nn.Linear)]
+    assert convs == [(1, 64), (64, 128)] and d_lin == [(128 * 7 * 7, 1024), (1024, 1)]
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in G.modules()) == 2
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in D.modules()) == 1
+    x = G(torch.randn(4, 74))
+    assert x.shape == (4, 1, 28, 28) and D(x).shape == (4,) and D.features(x).shape == (4, 1024)
+    assert D.feature_dim == 1024
+
+
 def test_dcgan_rejects_unsupported_size():
     with pytest.raises(ValueError, match="28, 32, 64"):
         DCGANGenerator(size=48)

@@ -85,8 +85,9 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
         c, h, _ = shape
         if m.d_norm not in DCGAN_NORMS:
             raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
-        G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width)
-        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in)
+        G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width, fc_hidden=m.fc_hidden)
+        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in,
+                               fc_hidden=m.fc_hidden)
         conv = True
     else:
         G = MLPGenerator(m.z_dim + code_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image,

@@ -42,6 +42,7 @@ class ModelConfig:
     mlp_layers: int = 2              # hidden layers of the MLP nets
     d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
     d_norm: str = "batch"            # dcgan D: batch, layer (for gradient penalties) or none
+    fc_hidden: int = 0               # dcgan nets: FC hidden layer of this width in G and D (InfoGAN's: 1024)
     cond: str = "none"               # none, concat (CGAN), projection, acgan, info (InfoGAN)
     num_classes: int = 10            # labels 0..num_classes-1 for concat / projection / acgan
     info_cat: int = 10               # InfoGAN: classes of the categorical code

@@ -12,6 +12,7 @@ cannot run code. A ``.safetensors`` file with the same keys works too (``convert
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import torch
@@ -49,15 +50,28 @@ def find_weights(explicit: str | os.PathLike | None = None) -> Path | None:
 
 def read_state(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from a .safetensors file or a PyTorch file read without running code."""
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    bad = f"{path}: not a readable Inception weights file"
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        try:
             state = load_file(str(path))
-        else:
+        except (SafetensorError, OSError) as e:
+            raise GenzooError(f"{bad} ({e})") from None
+    else:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if not zipfile.is_zipfile(path) and head[:1] != b"\x80":  # neither a zip archive nor a legacy pickle
+            raise GenzooError(f"{bad} (not a PyTorch file: truncated, or another format)")
+        try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, foreign pickle, not a weights file at all
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise GenzooError(f"{path}: not a readable Inception weights file ({first})") from None
+        except Exception as e:  # truncated archive, foreign objects, ...
+            text = str(e)
+            if "Weights only load failed" in text:
+                why = "it holds Python objects other than tensors; genzoo never runs code from a weights file"
+            else:
+                why = f"{type(e).__name__}: {text.strip().splitlines()[0][:160]}" if text.strip() else type(e).__name__
+            raise GenzooError(f"{bad} ({why})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise GenzooError(f"{path}: not a state dict of tensors")
     return state

@@ -7,7 +7,8 @@ Modes of ``ConditionalD`` around a base D with ``features(x, cond)``, ``head`` a
   concat      the one-hot label enters D's input (a broadcast map for conv nets; built by the base D)
   projection  D(x, y) = psi(phi(x)) + <embed(y), phi(x)>  (Miyato & Koyama 2018, Eq. 3)
   acgan       D(x) plus an auxiliary classifier head on phi(x) (Odena et al. 2017)
-  info        D(x) plus InfoGAN's Q head on phi(x): categorical logits, then continuous means
+  info        D(x) plus InfoGAN's Q head on phi(x), FC(128)-BN-LeakyReLU-FC as in Chen et al. 2016 (App. C.1):
+              categorical logits, then continuous means
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class ConditionalD(nn.Module):
         elif mode == "acgan":
             self.aux = nn.Linear(d, num_classes)
         elif mode == "info":
-            self.q = nn.Sequential(nn.Linear(d, 128), nn.LeakyReLU(0.2, True), nn.Linear(128, info_cat + info_cont))
+            self.q = nn.Sequential(nn.Linear(d, 128, bias=False), nn.BatchNorm1d(128), nn.LeakyReLU(0.2, True),
+                                   nn.Linear(128, info_cat + info_cont))
 
     def scores(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits (B,), auxiliary output (B, K) or None). ``y``: int labels (B,), needed by concat/projection."""

@@ -5,6 +5,11 @@ convolutions in G, batch norm in both (not on G's output or D's input), no fully
 hidden layers, ReLU in G with tanh at the output, LeakyReLU(0.2) in D.
 
 Sizes: 28 (7 -> 14 -> 28), 32 (4 -> 8 -> 16 -> 32) and 64 (4 -> ... -> 64).
+
+``fc_hidden`` > 0 breaks the "no fully connected hidden layers" rule on purpose: G then starts with
+FC(fc_hidden)-BN-ReLU-FC(ch * s0 * s0)-BN-ReLU and D ends with FC(fc_hidden)-norm-LeakyReLU before its
+logit. With fc_hidden = 1024 and width 64 at 28 x 28 these are exactly InfoGAN's MNIST nets (Chen et
+al. 2016, App. C.1, Table 1).
 """
 from __future__ import annotations
 
@@ -26,37 +31,44 @@ class DCGANGenerator(nn.Module):
     """G(z) for a latent z of size z_dim (for conditional GANs the latent already holds the code).
     Also a VAE's decoder, with ``tanh=False`` so that it emits one logit per pixel."""
 
-    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64, tanh: bool = True):
+    def __init__(self, z_dim: int = 100, channels: int = 1, size: int = 28, width: int = 64, tanh: bool = True,
+                 fc_hidden: int = 0):
         super().__init__()
         s0, n_up = _plan(size)
         self.z_dim, self.out_shape = z_dim, (channels, size, size)
         ch = width * 2 ** (n_up - 1)
-        layers: list[nn.Module] = [  # project z to (ch, s0, s0) with a transposed conv: no FC layer
-            nn.ConvTranspose2d(z_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        if fc_hidden:  # InfoGAN's G: two FC layers, then the (ch, s0, s0) map
+            layers: list[nn.Module] = [
+                nn.Linear(z_dim, fc_hidden, bias=False), nn.BatchNorm1d(fc_hidden), nn.ReLU(True),
+                nn.Linear(fc_hidden, ch * s0 * s0, bias=False), nn.BatchNorm1d(ch * s0 * s0), nn.ReLU(True),
+                nn.Unflatten(1, (ch, s0, s0))]
+        else:  # project z to (ch, s0, s0) with a transposed conv: no FC layer
+            layers = [nn.ConvTranspose2d(z_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n_up - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1)] + ([nn.Tanh()] if tanh else [])  # no tanh: logits (VAE)
         self.net = nn.Sequential(*layers)
+        self.fc = fc_hidden
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         assert z.shape[1] == self.z_dim, z.shape
-        x = self.net(z[:, :, None, None])  # (B, Z, 1, 1) -> (B, C, H, W)
-        return x
+        return self.net(z if self.fc else z[:, :, None, None])  # (B, Z[, 1, 1]) -> (B, C, H, W)
 
 
 # D's normalisation: batch norm (DCGAN); layer norm, per sample over (C, H, W), for critics with a
 # gradient penalty, which batch norm would break by mixing the samples (Gulrajani et al. 2017, Sec. 4);
 # or none.
 NORMS = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c), "none": lambda c: nn.Identity()}
+NORMS_1D = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm, "none": lambda c: nn.Identity()}
 
 
 class DCGANDiscriminator(nn.Module):
     """Returns a feature vector via ``features`` and one logit per image via ``forward``."""
 
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, dropout: float = 0.0, cond_dim: int = 0,
-                 norm: str = "batch"):
+                 norm: str = "batch", fc_hidden: int = 0):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm}")
@@ -71,16 +83,22 @@ class DCGANDiscriminator(nn.Module):
             if dropout:
                 layers.append(nn.Dropout2d(dropout))
             ch *= 2
-        self.body = nn.Sequential(*layers)
-        self.feature_dim = ch * s0 * s0
-        self.head = nn.Conv2d(ch, 1, s0, 1, 0)  # the whole s0 x s0 map -> one logit, no FC hidden layer
+        if fc_hidden:  # InfoGAN's D: one FC hidden layer; features are its activations
+            layers += [nn.Flatten(), nn.Linear(ch * s0 * s0, fc_hidden, bias=norm == "none"),
+                       NORMS_1D[norm](fc_hidden), nn.LeakyReLU(0.2, True)]
+        self.body = nn.Sequential(*layers)  # registered before the head: the optimiser state follows this order
+        if fc_hidden:
+            self.feature_dim, self.head = fc_hidden, nn.Linear(fc_hidden, 1)
+        else:
+            self.feature_dim = ch * s0 * s0
+            self.head = nn.Conv2d(ch, 1, s0, 1, 0)  # the whole s0 x s0 map -> one logit, no FC hidden layer
         dcgan_init(self)
 
     def features(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         assert tuple(x.shape[1:]) == self.in_shape, (x.shape, self.in_shape)
         if cond is not None:  # label maps broadcast over the image (Mirza & Osindero 2014)
             x = torch.cat([x, cond[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)  # (B, C + K, H, W)
-        return self.body(x)  # (B, ch, s0, s0)
+        return self.body(x)  # (B, ch, s0, s0), or (B, fc_hidden)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(self.features(x, cond)).flatten()  # (B,)
