@@ -128,6 +128,14 @@ def test_loading_a_file_never_runs_code(tmp_path):
     assert not _Payload.marker.exists()
 
 
+def test_old_torch_refuses_pth_files(random_weights, monkeypatch):
+    import genzoo.metrics.inception as inc
+    monkeypatch.setattr(inc.torch, "__version__", "2.5.1+cpu")
+    assert inc._torch_version() == (2, 5)
+    with pytest.raises(GenzooError, match="needs torch >= 2.6"):
+        load_inception(random_weights[0])
+
+
 def test_evaluate_without_weights_says_so_in_one_line(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "dcgan", "--steps", "2", "--out", str(run), "--quiet",

@@ -7,7 +7,9 @@ genzoo finds it where pytorch-fid and torch-fidelity cache it (``torch.hub``'s c
   weights-inception-2015-12-05-6726825d.pth  torch-fidelity https://github.com/toshas/torch-fidelity/releases
 Both are PyTorch state dicts. They are read with ``torch.load(weights_only=True)``, whose restricted
 unpickler only rebuilds tensors and plain containers and refuses anything else, so reading a file
-cannot run code. A ``.safetensors`` file with the same keys works too (``convert_weights`` writes one).
+cannot run code (genzoo requires torch >= 2.6 for this: older versions had a flaw, CVE-2025-32434). This is the
+one place genzoo reads a pickle-format file, because the standard weights exist only in that format; genzoo's
+own files are safetensors + JSON. A ``.safetensors`` file with the same keys works too (``convert_weights`` writes one).
 """
 from __future__ import annotations
 
@@ -48,6 +50,11 @@ def find_weights(explicit: str | os.PathLike | None = None) -> Path | None:
     return None
 
 
+def _torch_version() -> tuple[int, int]:
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
 def read_state(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from a .safetensors file or a PyTorch file read without running code."""
     bad = f"{path}: not a readable Inception weights file"
@@ -59,6 +66,9 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError) as e:
             raise GenzooError(f"{bad} ({e})") from None
     else:
+        if _torch_version() < (2, 6):  # older restricted unpicklers could be made to run code (CVE-2025-32434)
+            raise GenzooError(f"{path}: reading .pth weights without running code needs torch >= 2.6 (this is "
+                              f"{torch.__version__}); upgrade torch, or use a .safetensors copy")
         with open(path, "rb") as fh:
             head = fh.read(2)
         if not zipfile.is_zipfile(path) and head[:1] != b"\x80":  # neither a zip archive nor a legacy pickle
