@@ -108,25 +108,37 @@ def likelihood_metrics(cfg, algo, test, k: int, seed: int = 0, progress: bool = 
     return out
 
 
-def add_inception(result: dict, fake_u8: torch.Tensor, spec: str, root: str | None, n: int,
-                  which: tuple[str, ...], inception: bool | str | None, progress: bool) -> None:
-    """With ``inception`` (True: the cached standard weights; a path: that file) add fid/kid/is[inception-v3];
-    without weights say so in one line (stderr) and leave the other metrics as they are."""
+def inception_weights(inception: bool | str | None, which: tuple[str, ...], n: int) -> Path | None:
+    """Checked before any work: the Inception weights to use (``inception`` True: the cached standard file;
+    a path: that file), or None when not asked for or, said in one line on stderr, not found."""
     if not inception:
-        return
+        return None
     import sys
 
-    from genzoo.metrics.inception import MISSING, find_weights, inception_metrics
+    from genzoo.metrics.inception import MISSING, find_weights
+    from genzoo.nets.inception import FEATURE_DIM
 
     path = find_weights(None if inception is True else inception)
-    from genzoo.nets.inception import FEATURE_DIM
     if "fid" in which and n <= FEATURE_DIM:  # fail before minutes of 299 x 299 forward passes
         raise GenzooError(f"fid[inception-v3] needs more samples than its {FEATURE_DIM} feature dimensions; "
                           f"use --n {FEATURE_DIM + 1} or more (10000 is usual), or --metrics kid,is")
     if path is None:
         print(f"genzoo: {MISSING}", file=sys.stderr)
+    return path
+
+
+def add_inception(result: dict, images_u8: torch.Tensor, spec: str, root: str | None, n: int,
+                  which: tuple[str, ...], weights: Path | None, progress: bool) -> None:
+    """fid/kid/is[inception-v3] of ``images_u8`` against the test split, when ``weights`` were found."""
+    if weights is None:
         return
-    result["metrics"].update(inception_metrics(fake_u8, spec, root, n, which, path, progress))
+    from genzoo.metrics.inception import inception_features
+
+    fake, ref, stamp = inception_features(images_u8, spec, root, n, weights, progress)
+    out = image_metrics(fake, ref, stamp, tuple(m for m in which if m in ("fid", "kid", "is")), None, "")
+    for v in out.values():
+        v["weights_sha256"] = stamp["weights_sha256"]
+    result["metrics"].update(out)
 
 
 def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | None = None,
@@ -144,6 +156,7 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
 
     which = parse_metrics(metrics)
     n = _resolve_n(n)
+    weights = inception_weights(inception, which, n)
     key = extractor_key(spec)
     clf = load_classifier(key)
     ref, stamp = reference(spec, key, n, cfg.data.root, classifier=clf)
@@ -156,7 +169,7 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
               "metrics": image_metrics(fake, ref, stamp, which, run, f"{cfg.recipe} step {meta['step']}: "
                                                                      f"classes of {n} samples")}
     result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
-    add_inception(result, fake_u8, spec, cfg.data.root, n, which, inception, progress)
+    add_inception(result, fake_u8, spec, cfg.data.root, n, which, weights, progress)
     if hasattr(algo, "log_weights"):  # AE / VAE: the likelihood side of the comparison, and its pictures
         from genzoo.build import dataset_for
         from genzoo.figures import autoencoder_figures
@@ -176,6 +189,7 @@ def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metr
 
     which = parse_metrics(metrics)
     n = _resolve_n(n)
+    weights = inception_weights(inception, which, n)
     key = extractor_key(spec)
     clf = load_classifier(key)
     ref, stamp = reference(spec, key, n, root, classifier=clf)
@@ -184,7 +198,7 @@ def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metr
     fake = extract(clf[0], real_u8)
     result = {"genzoo_version": __version__, "real": f"{spec}:train", "dataset": spec,
               "metrics": image_metrics(fake, ref, stamp, which, out, f"real {spec} train: classes of {fake.n}")}
-    add_inception(result, real_u8, spec, root, n, which, inception, progress)
+    add_inception(result, real_u8, spec, root, n, which, weights, progress)
     if out is not None:
         atomic_write_bytes(Path(out) / "metrics.json", json.dumps(result, indent=1).encode())
     return result

@@ -70,8 +70,8 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
             raise GenzooError(f"{path}: reading .pth weights without running code needs torch >= 2.6 (this is "
                               f"{torch.__version__}); upgrade torch, or use a .safetensors copy")
         with open(path, "rb") as fh:
-            head = fh.read(2)
-        if not zipfile.is_zipfile(path) and head[:1] != b"\x80":  # neither a zip archive nor a legacy pickle
+            head = fh.read(1)
+        if not zipfile.is_zipfile(path) and head != b"\x80":  # neither a zip archive nor a legacy pickle
             raise GenzooError(f"{bad} (not a PyTorch file: truncated, or another format)")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -87,12 +87,17 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _weights(net: FIDInceptionV3) -> dict[str, torch.Tensor]:
+    """The tensors a weights file must supply: parameters and BN statistics, not BN's step counters."""
+    return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
 def load_inception(path: Path) -> tuple[FIDInceptionV3, str]:
     """The FID Inception-v3 with the weights at ``path``, and the file's SHA-256. Every parameter and
     batch-norm statistic must be present with its shape; extra keys (e.g. AuxLogits) are ignored."""
     net = FIDInceptionV3()
     state = read_state(path)
-    need = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    need = _weights(net)
     missing = [k for k in need if k not in state]
     wrong = [k for k in need if k in state and tuple(state[k].shape) != tuple(need[k].shape)]
     if missing or wrong:
@@ -110,7 +115,7 @@ def convert_weights(src: Path, dst: Path) -> int:
     from safetensors.torch import save_file
 
     net, _ = load_inception(src)
-    state = {k: v.contiguous() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    state = {k: v.contiguous() for k, v in _weights(net).items()}
     tmp = dst.with_name(dst.name + ".tmp")
     save_file(state, str(tmp), metadata={"format": "genzoo fid-inception-v3"})
     os.replace(tmp, dst)
@@ -130,11 +135,11 @@ def extract_inception(net: FIDInceptionV3, images_u8: torch.Tensor, batch: int =
     return Features(torch.cat(feats).numpy(), torch.cat(probs).numpy())
 
 
-def inception_metrics(fake_u8: torch.Tensor, spec: str, root: str | None, n: int, which: tuple[str, ...],
-                      weights: Path, progress: bool = False) -> dict:
-    """fid/kid/is[inception-v3] of generated uint8 images against the test split of ``spec`` (cached)."""
+def inception_features(fake_u8: torch.Tensor, spec: str, root: str | None, n: int, weights: Path,
+                       progress: bool = False) -> tuple[Features, Features, dict]:
+    """Inception features of generated uint8 images and of the test split of ``spec`` (cached), and the stamp
+    (reference, n_reference, extractor, weights_sha256) that the metrics computed on them carry."""
     from genzoo.data import load_dataset
-    from genzoo.evaluate import image_metrics
     from genzoo.metrics.features import cached_features
 
     net, digest = load_inception(weights)
@@ -143,8 +148,5 @@ def inception_metrics(fake_u8: torch.Tensor, spec: str, root: str | None, n: int
     ref = cached_features(data, spec, "test", n_ref, {"extractor": EXTRACTOR, "weights_sha256": digest},
                           lambda x: extract_inception(net, x, progress=progress, desc="inception: real test split"))
     fake = extract_inception(net, fake_u8, progress=progress, desc="inception: samples")
-    stamp = {"reference": f"{spec}:test", "n_reference": n_ref, "extractor": EXTRACTOR}
-    out = image_metrics(fake, ref, stamp, tuple(m for m in which if m in ("fid", "kid", "is")), None, "")
-    for v in out.values():
-        v["weights_sha256"] = digest
-    return out
+    return fake, ref, {"reference": f"{spec}:test", "n_reference": n_ref, "extractor": EXTRACTOR,
+                       "weights_sha256": digest}
