@@ -11,6 +11,7 @@ from PIL import Image
 from genzoo.build import build_algo
 from genzoo.cli import main
 from genzoo.config import load_recipe
+from genzoo.errors import GenzooError
 from genzoo.evaluate import evaluate_run
 from genzoo.metrics.conditional import category_accuracy, label_accuracy
 from genzoo.nets import DCGANDiscriminator
@@ -67,6 +68,22 @@ def test_infogan_categorical_q_loss_is_the_hand_cross_entropy():
     cont = latent[:, 72:]
     assert out["info_cont"] == pytest.approx(0.5 * ((q[:, 10:] - cont) ** 2).sum(1).mean().item(), rel=1e-5)
     assert ((cont >= -1) & (cont <= 1)).all() and torch.equal(latent[:, 62:72].sum(1), torch.ones(6))
+
+
+@pytest.mark.parametrize("dist", ["normal", "uniform"])
+def test_z_scale_scales_the_noise_but_not_the_codes(dist):
+    cfg = load_recipe("infogan")
+    cfg.set("model.z_dist", dist)
+    base = build_algo(cfg, (1, 28, 28), torch.device("cpu")).sample_z(4000, torch.Generator().manual_seed(3))
+    cfg.set("model.z_scale", 0.25)
+    algo = build_algo(cfg, (1, 28, 28), torch.device("cpu"))
+    latent = algo.sample_z(4000, torch.Generator().manual_seed(3))
+    assert torch.allclose(latent[:, :62], 0.25 * base[:, :62]) and torch.equal(latent[:, 62:], base[:, 62:])
+    std = 1.0 if dist == "normal" else 1 / math.sqrt(3)  # U[-1, 1] has variance 1/3
+    assert latent[:, :62].std().item() == pytest.approx(0.25 * std, rel=0.02)
+    cfg.set("model.z_scale", 0.0)
+    with pytest.raises(GenzooError, match="z_scale must be positive"):
+        build_algo(cfg, (1, 28, 28), torch.device("cpu"))
 
 
 def test_metric_helpers():

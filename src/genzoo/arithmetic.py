@@ -114,10 +114,11 @@ def variations(result: torch.Tensor, k: int, z_dim: int, spread: float = 0.25, s
     return result[None] + noise
 
 
-def renorm(latents: torch.Tensor, z_dim: int) -> torch.Tensor:
-    """Scale the z part of each latent to norm sqrt(z_dim), where N(0, I) samples concentrate: a mean of
-    many latents has a much smaller norm (sqrt(z_dim / n)) and decodes to the generator's 'average' image."""
+def renorm(latents: torch.Tensor, z_dim: int, scale: float = 1.0) -> torch.Tensor:
+    """Scale the z part of each latent to norm scale * sqrt(z_dim), where N(0, scale^2 I) samples concentrate:
+    a mean of many latents has a much smaller norm (sqrt(z_dim / n)) and decodes to the generator's 'average'
+    image."""
     out = latents.clone()
     z = out[:, :z_dim]
-    out[:, :z_dim] = z / z.norm(dim=1, keepdim=True).clamp(min=1e-8) * z_dim ** 0.5
+    out[:, :z_dim] = z / z.norm(dim=1, keepdim=True).clamp(min=1e-8) * z_dim ** 0.5 * scale
     return out

@@ -504,7 +504,7 @@ def cmd_arithmetic(args) -> int:
     vecs = [(sign, load_set(Path(args.run_dir), name, dim)) for sign, name in terms]
     latents = torch.cat([torch.stack([v for _, v in vecs]), variations(combine(vecs), args.variations, algo.z_dim)])
     if args.renorm and getattr(algo, "z_dist", "normal") == "normal":
-        latents = renorm(latents, algo.z_dim)
+        latents = renorm(latents, algo.z_dim, getattr(algo, "z_scale", 1.0))
     x = to_uint8(algo.generate(latents)).cpu()
     out = Path(args.out or Path(args.run_dir) / "arithmetic.png")
     images.save_grid(out, x, nrow=len(x))

@@ -36,6 +36,7 @@ class ModelConfig:
     arch: str = "auto"               # auto (dcgan for images, mlp for 2-D points), dcgan, mlp
     z_dim: int = 100
     z_dist: str = "normal"           # normal, or uniform on [-1, 1]
+    z_scale: float = 1.0             # noise scale: z ~ N(0, s^2) or U[-s, s] (codes are not scaled)
     g_width: int = 64                # base channel count of the dcgan nets
     d_width: int = 64
     mlp_hidden: int = 256            # hidden units of the MLP nets

@@ -27,7 +27,8 @@ class GAN(Algo):
                  label_smoothing: float = 0.0, label_flip: float = 0.0, instance_noise: float = 0.0,
                  noise_anneal_steps: int = 1, ema: float = 0.0, channels_last: bool = False,
                  cond: str = "none", num_classes: int = 10, info_codes: tuple[int, int] = (0, 0),
-                 aux_weight: float = 1.0, info_weights: tuple[float, float] = (1.0, 0.1), z_dist: str = "normal"):
+                 aux_weight: float = 1.0, info_weights: tuple[float, float] = (1.0, 0.1), z_dist: str = "normal",
+                 z_scale: float = 1.0):
         super().__init__(device, precision)
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss}")
@@ -39,7 +40,9 @@ class GAN(Algo):
         self.aux_weight, self.info_weights = aux_weight, info_weights
         if z_dist not in ("normal", "uniform"):
             raise ValueError(f"unknown z distribution {z_dist}")
-        self.z_dist = z_dist
+        if not z_scale > 0:
+            raise ValueError(f"z_scale must be positive, got {z_scale}")
+        self.z_dist, self.z_scale = z_dist, z_scale
         self.loss_name, self.loss = loss, GAN_LOSSES[loss]
         self.a, self.b, self.c = lsgan_abc
         self.clip, self.gp_weight = clip, gp_weight
@@ -64,13 +67,15 @@ class GAN(Algo):
     # -- noise ----------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None,
                  labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Latents (n, z_dim + code size): z Gaussian (SEEDS 000) or uniform on [-1, 1], then the code: a one-hot label
-        (uniform, or ``labels``) for conditional GANs; for InfoGAN a uniform categorical code
-        (one-hot) and continuous codes uniform on [-1, 1]."""
+        """Latents (n, z_dim + code size): z Gaussian (SEEDS 000) or uniform on [-1, 1], times ``z_scale``,
+        then the code: a one-hot label (uniform, or ``labels``) for conditional GANs; for InfoGAN a uniform
+        categorical code (one-hot) and continuous codes uniform on [-1, 1]."""
         if self.z_dist == "uniform":
             z = torch.rand(n, self.z_dim, generator=generator) * 2 - 1
         else:
             z = torch.randn(n, self.z_dim, generator=generator)
+        if self.z_scale != 1.0:
+            z = z * self.z_scale
         if self.labelled:
             y = torch.randint(0, self.num_classes, (n,), generator=generator) if labels is None else labels.cpu()
             z = torch.cat([z, F.one_hot(y, self.num_classes).float()], 1)
