@@ -37,6 +37,7 @@ class ModelConfig:
     z_dim: int = 100
     z_dist: str = "normal"           # normal, or uniform on [-1, 1]
     z_scale: float = 1.0             # noise scale: z ~ N(0, s^2) or U[-s, s] (codes are not scaled)
+    z_warmup: int = 0                # training: fade the noise z in linearly over this many D steps
     g_width: int = 64                # base channel count of the dcgan nets
     d_width: int = 64
     mlp_hidden: int = 256            # hidden units of the MLP nets
@@ -71,6 +72,7 @@ class LossConfig:
     aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
     info_weight_cat: float = 1.0     # InfoGAN: lambda for the categorical code (Chen et al. 2016, Sec. 7)
     info_weight_cont: float = 0.1    # InfoGAN: smaller lambda for the continuous codes, as the paper advises
+    info_noise: float = 0.0          # InfoGAN: Q reads fakes plus Gaussian noise of this std (codes must be visible)
     beta: float = 1.0                # VAE: weight of the KL term (beta-VAE: > 1, Higgins et al. 2017)
     kl_warmup: int = 0               # VAE: steps over which beta ramps up from 0 (Sonderby et al. 2016)
     iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)
