@@ -99,20 +99,6 @@ def test_z_warmup_fades_the_noise_in_but_not_the_codes():
         assert torch.allclose(warm[:, :62], factor * full[:, :62]) and torch.equal(warm[:, 62:], full[:, 62:])
 
 
-def test_info_noise_gives_q_a_noisy_copy_of_the_fakes():
-    cfg = load_recipe("infogan")
-    cfg.set("loss.info_noise", 0.5)
-    algo = build_algo(cfg, (1, 28, 28), torch.device("cpu"))
-    seen, disc = [], algo._disc
-    algo._disc = lambda x, y: (seen.append(x.detach().clone()), disc(x, y))[1]
-    out = algo.g_step({"x": torch.zeros(64, 1, 28, 28)})
-    assert len(seen) == 2 and "l_i" in out        # D on the fakes, then Q on the noisy copy
-    assert (seen[1] - seen[0]).std().item() == pytest.approx(0.5, rel=0.02)
-    seen.clear()
-    algo.d_step({"x": torch.zeros(64, 1, 28, 28), "y": torch.zeros(64, dtype=torch.long)})
-    assert len(seen) == 3 and (seen[2] - seen[1]).std().item() == pytest.approx(0.5, rel=0.02)
-
-
 def test_metric_helpers():
     assert label_accuracy(np.array([1, 2, 3, 3]), np.array([1, 2, 0, 3])) == 0.75
     cats = np.array([0, 0, 1, 1, 2, 2])

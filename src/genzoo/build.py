@@ -121,8 +121,8 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
         raise GenzooError(f"unknown model.z_dist '{cfg.model.z_dist}'; valid: normal, uniform")
     if not cfg.model.z_scale > 0:
         raise GenzooError(f"model.z_scale must be positive, got {cfg.model.z_scale}")
-    if cfg.model.z_warmup < 0 or L.info_noise < 0:
-        raise GenzooError("model.z_warmup and loss.info_noise must not be negative")
+    if cfg.model.z_warmup < 0:
+        raise GenzooError(f"model.z_warmup must not be negative, got {cfg.model.z_warmup}")
     if T.precision not in ("auto", "fp32", "bf16"):
         raise GenzooError(f"unknown precision '{T.precision}'; valid: auto, fp32, bf16")
     G, D, conv = gan_nets(cfg, shape)
@@ -138,7 +138,7 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
                ema=O.ema, channels_last=conv, cond=cfg.model.cond, num_classes=cfg.model.num_classes,
                info_codes=(cfg.model.info_cat, cfg.model.info_cont), aux_weight=L.aux_weight,
                info_weights=(L.info_weight_cat, L.info_weight_cont), z_dist=cfg.model.z_dist,
-               z_scale=cfg.model.z_scale, z_warmup=cfg.model.z_warmup, info_noise=L.info_noise)
+               z_scale=cfg.model.z_scale, z_warmup=cfg.model.z_warmup)
 
 
 @register("vae")

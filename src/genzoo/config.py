@@ -72,7 +72,6 @@ class LossConfig:
     aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
     info_weight_cat: float = 1.0     # InfoGAN: lambda for the categorical code (Chen et al. 2016, Sec. 7)
     info_weight_cont: float = 0.1    # InfoGAN: smaller lambda for the continuous codes, as the paper advises
-    info_noise: float = 0.0          # InfoGAN: Q reads fakes plus Gaussian noise of this std (codes must be visible)
     beta: float = 1.0                # VAE: weight of the KL term (beta-VAE: > 1, Higgins et al. 2017)
     kl_warmup: int = 0               # VAE: steps over which beta ramps up from 0 (Sonderby et al. 2016)
     iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)

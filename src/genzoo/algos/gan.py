@@ -28,7 +28,7 @@ class GAN(Algo):
                  noise_anneal_steps: int = 1, ema: float = 0.0, channels_last: bool = False,
                  cond: str = "none", num_classes: int = 10, info_codes: tuple[int, int] = (0, 0),
                  aux_weight: float = 1.0, info_weights: tuple[float, float] = (1.0, 0.1), z_dist: str = "normal",
-                 z_scale: float = 1.0, z_warmup: int = 0, info_noise: float = 0.0):
+                 z_scale: float = 1.0, z_warmup: int = 0):
         super().__init__(device, precision)
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss}")
@@ -43,7 +43,6 @@ class GAN(Algo):
         if not z_scale > 0:
             raise ValueError(f"z_scale must be positive, got {z_scale}")
         self.z_dist, self.z_scale, self.z_warmup = z_dist, z_scale, z_warmup
-        self.info_noise = info_noise if cond == "info" else 0.0
         self.loss_name, self.loss = loss, GAN_LOSSES[loss]
         self.a, self.b, self.c = lsgan_abc
         self.clip, self.gp_weight = clip, gp_weight
@@ -121,14 +120,6 @@ class GAN(Algo):
         out["info_cont"] = mse.item()
         return self.info_weights[0] * ce + self.info_weights[1] * mse
 
-    def _q_of(self, fake: torch.Tensor, f_aux: torch.Tensor) -> torch.Tensor:
-        """InfoGAN's Q output for fakes. With ``info_noise`` Q reads a noisy copy (its own pass through D's
-        body), so a code hidden in faint pixel patterns cannot be recovered and G must make it visible."""
-        if not self.info_noise:
-            return f_aux
-        with self.autocast():
-            return self._disc(fake + self.info_noise * torch.randn_like(fake), None)[1]
-
     def _instance_noise(self, x: torch.Tensor) -> torch.Tensor:
         """Gaussian noise on D's inputs, annealed linearly to 0 (Sønderby et al. 2017)."""
         if not self.noise0:
@@ -166,7 +157,7 @@ class GAN(Algo):
         if self.cond == "acgan":  # D's classifier learns from real and generated images
             loss = loss + self._aux_loss(r_aux, latent, extra, labels=y_real) + self._aux_loss(f_aux, latent, extra)
         elif self.cond == "info":  # Q (sharing D's body) learns to recover the code from G's images
-            loss = loss + self._aux_loss(self._q_of(fake, f_aux), latent, extra)
+            loss = loss + self._aux_loss(f_aux, latent, extra)
         if self.gp_weight:
             critic = self.D if self.cond in ("none", "acgan", "info") else (lambda x: self.D(x, y_real))
             with self.autocast():
@@ -206,13 +197,12 @@ class GAN(Algo):
         B = batch["x"].shape[0]
         latent = self._train_latent(B)
         with self.autocast():
-            fake = self.G(latent)
-            f, f_aux = self._disc(fake, self.labels_of(latent))
+            f, f_aux = self._disc(self.G(latent), self.labels_of(latent))
         f = f.float()
         loss = self.loss.g(f, c=self.c) if self.loss_name == "lsgan" else self.loss.g(f)
         out = {"loss_g": loss.item()}
         if f_aux is not None:  # ACGAN: G wants its images classified as intended; InfoGAN: the code recoverable
-            loss = loss + self._aux_loss(self._q_of(fake, f_aux) if self.cond == "info" else f_aux, latent, out)
+            loss = loss + self._aux_loss(f_aux, latent, out)
         self.opts["G"].zero_grad(set_to_none=True)
         loss.backward()
         if self.probe:
