@@ -124,6 +124,7 @@ def test_renorm_and_variations_leave_codes_alone():
     r = renorm(v[None], 16)[0]
     assert r[:16].norm().item() == pytest.approx(4.0) and torch.equal(r[16:], v[16:])
     assert torch.allclose(r[:16] / r[:16].norm(), v[:16] / v[:16].norm())  # direction kept
+    assert renorm(v[None], 16, scale=0.5)[0, :16].norm().item() == pytest.approx(2.0)  # N(0, 0.25 I) shell
     var = variations(v, 5, z_dim=16)
     assert torch.equal(var[0], v) and torch.equal(var[:, 16:], v[16:].expand(5, 2))
     assert (var[1:, :16] - v[:16]).abs().max() <= 0.25 and (var[1:] != v).any()
