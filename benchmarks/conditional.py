@@ -44,9 +44,7 @@ def ensure_run(recipe: str, steps: int, root: str | None, out: Path, seed: int =
     cfg.set("data.root", root)
     cfg.set("train.steps", steps)
     cfg.set("train.seed", seed)
-    for item in overrides:
-        key, _, value = item.partition("=")
-        cfg.set(key, value)
+    cfg.apply_overrides(list(overrides))
     t = time.perf_counter()
     train(cfg, run, resume=last is not None, progress=False)
     return run, time.perf_counter() - t
