@@ -6,7 +6,7 @@ unconditional dcgan at equal steps, and InfoGAN's categorical accuracy.
                                      [--set key=value ...]
 
 Trains (or, when a run directory already holds the final step, reuses) dcgan, cgan,
-cgan-projection, acgan and infogan for the same number of steps, then for each prints:
+cgan-projection, acgan, infogan and infogan-cr (InfoGAN with consistency regularisation) for the same number of steps, then for each prints:
 label accuracy (samples generated for class y that the lenet-mnist classifier calls y), or for
 InfoGAN the accuracy after matching categories to digits with the Hungarian algorithm;
 fid[lenet-mnist] on 10,000 samples against the test split; the classes covered; the training
@@ -31,7 +31,7 @@ from genzoo.evaluate import evaluate_run
 from genzoo.run import ckpt_dir
 from genzoo.train import train
 
-RECIPES = ("dcgan", "cgan", "cgan-projection", "acgan", "infogan")
+RECIPES = ("dcgan", "cgan", "cgan-projection", "acgan", "infogan", "infogan-cr")
 
 
 def ensure_run(recipe: str, steps: int, root: str | None, out: Path, seed: int = 0,
@@ -51,7 +51,7 @@ def ensure_run(recipe: str, steps: int, root: str | None, out: Path, seed: int =
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default="runs/conditional")
@@ -74,7 +74,9 @@ def main() -> None:
                      m.get("category_accuracy", {}).get("mapping")))
         if recipe != "dcgan":
             genzoo(["sample", str(run), "--grid-by-class", "--out", str(run / "class_grid.png")])
-        if recipe == "infogan" and not args.seeds:
+        print(f"{name}: accuracy {acc if acc is None else round(acc, 4)}, trained in "
+              f"{'reused' if secs is None else f'{secs:.0f} s'}", flush=True)
+        if recipe.startswith("infogan") and not args.seeds:
             for code in (0, 1):
                 genzoo(["traverse", str(run), "--code", str(code), "--out", str(run / f"traverse_code{code}.png")])
     print(f"\nMNIST, {args.steps} steps each, n={args.n}" + (f", overrides {args.set}" if args.set else ""))

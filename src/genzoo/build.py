@@ -123,6 +123,8 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
         raise GenzooError(f"model.z_scale must be positive, got {cfg.model.z_scale}")
     if cfg.model.z_warmup < 0:
         raise GenzooError(f"model.z_warmup must not be negative, got {cfg.model.z_warmup}")
+    if L.consistency < 0 or L.consistency_shift < 0 or L.consistency_rotate < 0 or not 0 <= L.consistency_scale < 1:
+        raise GenzooError("loss.consistency and its shift/rotate must not be negative, consistency_scale in [0, 1)")
     if T.precision not in ("auto", "fp32", "bf16"):
         raise GenzooError(f"unknown precision '{T.precision}'; valid: auto, fp32, bf16")
     G, D, conv = gan_nets(cfg, shape)
@@ -138,7 +140,9 @@ def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
                ema=O.ema, channels_last=conv, cond=cfg.model.cond, num_classes=cfg.model.num_classes,
                info_codes=(cfg.model.info_cat, cfg.model.info_cont), aux_weight=L.aux_weight,
                info_weights=(L.info_weight_cat, L.info_weight_cont), z_dist=cfg.model.z_dist,
-               z_scale=cfg.model.z_scale, z_warmup=cfg.model.z_warmup)
+               z_scale=cfg.model.z_scale, z_warmup=cfg.model.z_warmup, consistency=L.consistency,
+               consistency_aug=dict(shift=L.consistency_shift, rotate=L.consistency_rotate,
+                                    scale=L.consistency_scale, flip=L.consistency_flip))
 
 
 @register("vae")

@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from tqdm import tqdm
 
+from genzoo.augment import random_affine
 from genzoo.data import Dataset, load_dataset
 from genzoo.data.mnist import cache_dir
 from genzoo.errors import GenzooError
@@ -61,20 +62,6 @@ def load_classifier(key: str, device: torch.device | str = "cpu") -> tuple[LeNet
     return net.eval().to(device), meta
 
 
-def _augment(x: torch.Tensor, flip: bool, gen: torch.Generator) -> torch.Tensor:
-    """Random translations of up to 2 px per sample (and horizontal flips for natural images), batched."""
-    B = x.shape[0]
-    shift = (torch.randint(-2, 3, (B, 2), generator=gen).float() * 2 / x.shape[-1])  # (B, 2) in [-1, 1] units
-    theta = torch.zeros(B, 2, 3)
-    theta[:, 0, 0] = 1.0
-    theta[:, 1, 1] = 1.0
-    if flip:
-        theta[:, 0, 0] = torch.where(torch.rand(B, generator=gen) < 0.5, -1.0, 1.0)
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2)
-    return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-
-
 @torch.no_grad()
 def accuracy(net: LeNet, data: Dataset, batch: int = 1000) -> float:
     net.eval()
@@ -108,7 +95,8 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
             perm = torch.randperm(len(train_set), generator=gen)
             for i in range(len(train_set) // bs):
                 b = train_set.batch(perm[i * bs:(i + 1) * bs])
-                loss = F.cross_entropy(net(_augment(b["x"], c == 3, gen)), b["y"], label_smoothing=0.05)
+                x = random_affine(b["x"], shift=2, flip=c == 3, generator=gen)  # flips for natural images only
+                loss = F.cross_entropy(net(x), b["y"], label_smoothing=0.05)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -72,6 +72,11 @@ class LossConfig:
     aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
     info_weight_cat: float = 1.0     # InfoGAN: lambda for the categorical code (Chen et al. 2016, Sec. 7)
     info_weight_cont: float = 0.1    # InfoGAN: smaller lambda for the continuous codes, as the paper advises
+    consistency: float = 0.0         # CR-GAN lambda (Zhang et al. 2020): D's outputs on real images vs augmented copies
+    consistency_shift: int = 2       # consistency augmentation: translation of up to this many pixels
+    consistency_rotate: float = 15.0 # ... rotation of up to this many degrees
+    consistency_scale: float = 0.1   # ... zoom by a factor in [1 - s, 1 + s]
+    consistency_flip: bool = False   # ... left-right mirroring (natural images, not digits)
     beta: float = 1.0                # VAE: weight of the KL term (beta-VAE: > 1, Higgins et al. 2017)
     kl_warmup: int = 0               # VAE: steps over which beta ramps up from 0 (Sonderby et al. 2016)
     iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genzoo.algos.base import EMA, Algo, grad_norm
+from genzoo.augment import random_affine
 from genzoo.losses import GAN_LOSSES, gradient_penalty
 from genzoo.losses.gan import mean_d_output
 
@@ -28,7 +29,8 @@ class GAN(Algo):
                  noise_anneal_steps: int = 1, ema: float = 0.0, channels_last: bool = False,
                  cond: str = "none", num_classes: int = 10, info_codes: tuple[int, int] = (0, 0),
                  aux_weight: float = 1.0, info_weights: tuple[float, float] = (1.0, 0.1), z_dist: str = "normal",
-                 z_scale: float = 1.0, z_warmup: int = 0):
+                 z_scale: float = 1.0, z_warmup: int = 0, consistency: float = 0.0,
+                 consistency_aug: dict | None = None):
         super().__init__(device, precision)
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss}")
@@ -44,6 +46,7 @@ class GAN(Algo):
             raise ValueError(f"z_scale must be positive, got {z_scale}")
         self.z_dist, self.z_scale, self.z_warmup = z_dist, z_scale, z_warmup
         self.loss_name, self.loss = loss, GAN_LOSSES[loss]
+        self.cr_weight, self.cr_aug = consistency, consistency_aug or dict(shift=2, rotate=15.0, scale=0.1)
         self.a, self.b, self.c = lsgan_abc
         self.clip, self.gp_weight = clip, gp_weight
         self.smooth, self.flip = label_smoothing, label_flip
@@ -120,6 +123,21 @@ class GAN(Algo):
         out["info_cont"] = mse.item()
         return self.info_weights[0] * ce + self.info_weights[1] * mse
 
+    def _consistency(self, real: torch.Tensor, r: torch.Tensor, r_aux: torch.Tensor | None,
+                     y_real: torch.Tensor | None) -> torch.Tensor:
+        """Consistency regularisation (Zhang et al. 2020, CR-GAN): D should score a real image and a randomly
+        shifted / rotated / zoomed copy alike, ||D(x) - D(T(x))||^2. With a class head (ACGAN) or InfoGAN's Q,
+        its categorical prediction on T(x) is also pulled to the one on x (KL, target held fixed), so the
+        categories cannot rest on slant or position; Q's continuous codes are left free to follow them."""
+        with self.autocast():
+            t, t_aux = self._disc(self._instance_noise(random_affine(real, **self.cr_aug)), y_real)
+        cr = (t.float() - r).pow(2).mean()
+        k = self.num_classes if self.cond == "acgan" else self.info_cat
+        if r_aux is not None and k:
+            target = F.softmax(r_aux[:, :k].float().detach(), 1)
+            cr = cr + F.kl_div(F.log_softmax(t_aux[:, :k].float(), 1), target, reduction="batchmean")
+        return cr
+
     def _instance_noise(self, x: torch.Tensor) -> torch.Tensor:
         """Gaussian noise on D's inputs, annealed linearly to 0 (Sønderby et al. 2017)."""
         if not self.noise0:
@@ -158,6 +176,10 @@ class GAN(Algo):
             loss = loss + self._aux_loss(r_aux, latent, extra, labels=y_real) + self._aux_loss(f_aux, latent, extra)
         elif self.cond == "info":  # Q (sharing D's body) learns to recover the code from G's images
             loss = loss + self._aux_loss(f_aux, latent, extra)
+        if self.cr_weight:
+            cr = self._consistency(real, r, r_aux, y_real)
+            loss = loss + self.cr_weight * cr
+            extra["consistency"] = cr.item()
         if self.gp_weight:
             critic = self.D if self.cond in ("none", "acgan", "info") else (lambda x: self.D(x, y_real))
             with self.autocast():
