@@ -107,13 +107,20 @@ def test_consistency_is_zero_for_a_d_that_ignores_position():
     assert algo._consistency(real, algo.D(real), None, None).item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_consistency_trains_and_is_logged():
-    cfg = load_recipe("infogan")
-    for k, v in (("model.g_width", 8), ("model.d_width", 8), ("model.fc_hidden", 32), ("loss.consistency", 5.0)):
+@pytest.mark.parametrize("cond", ["none", "concat", "projection", "acgan", "info"])
+def test_consistency_trains_with_every_conditioning(cond):
+    cfg = load_recipe("dcgan")
+    for k, v in (("model.g_width", 8), ("model.d_width", 8), ("model.cond", cond), ("loss.consistency", 5.0)):
         cfg.set(k, v)
     algo = build_algo(cfg, (1, 28, 28), torch.device("cpu"))
-    out = algo.d_step({"x": _bar(8), "y": torch.zeros(8, dtype=torch.long)})
-    assert out["consistency"] > 0 and math.isfinite(out["loss_d"])
+    batch = {"x": _bar(8), "y": torch.arange(8) % 10}
+    out = {**algo.d_step(batch), **algo.g_step(batch)}
+    assert out["consistency"] > 0 and math.isfinite(out["loss_d"]) and math.isfinite(out["loss_g"])
+
+
+def test_consistency_settings_are_checked():
+    cfg = load_recipe("infogan-cr")
+    assert cfg.loss.consistency > 0
     cfg.set("loss.consistency_scale", 1.5)
     with pytest.raises(GenzooError, match="consistency"):
         build_algo(cfg, (1, 28, 28), torch.device("cpu"))
