@@ -41,6 +41,17 @@ def test_resume_equals_straight_run(tmp_path):
     assert [r["step"] for r in logs] == list(range(10, 201, 10))
 
 
+def test_resume_is_exact_with_consistency_regularisation(tmp_path):
+    """The augmentations draw from the global generator, whose state the checkpoint carries."""
+    extra = ["loss.consistency=1.0", "train.ckpt_every=20"]
+    train(_cfg(40, extra), tmp_path / "straight", progress=False)
+    train(_cfg(20, extra), tmp_path / "split", progress=False)
+    train(_cfg(40, extra), tmp_path / "split", resume=True, progress=False)
+    a, b = _final_tensors(tmp_path / "straight"), _final_tensors(tmp_path / "split")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_checkpoint_keeps_the_instance_noise_clock(tmp_path):
     """Instance noise anneals with D's step count; a resumed run must continue from it, not from 0."""
     from genzoo.run import open_run

@@ -2,10 +2,11 @@
 
 The stabilising tricks of the seeds are options here, not copies of the algo:
 one-sided label smoothing, label flipping, instance noise, WGAN weight clipping,
-the WGAN-GP penalty, consistency regularisation on augmented real images and an EMA of G for sampling. So is conditioning (``cond``):
-CGAN with the label concatenated or projected into D, ACGAN's auxiliary classifier and
-InfoGAN's codes, each combinable with any objective. G's input is always one latent vector,
-z ⊕ code, so sampling, interpolation and evaluation treat every GAN alike.
+the WGAN-GP penalty, consistency regularisation on augmented real images and an EMA of G
+for sampling. So is conditioning (``cond``): CGAN with the label concatenated or projected
+into D, ACGAN's auxiliary classifier and InfoGAN's codes, each combinable with any objective.
+G's input is always one latent vector, z ⊕ code, so sampling, interpolation and evaluation
+treat every GAN alike.
 """
 from __future__ import annotations
 
