@@ -6,7 +6,8 @@ unconditional dcgan at equal steps, and InfoGAN's categorical accuracy.
                                      [--set key=value ...]
 
 Trains (or, when a run directory already holds the final step, reuses) dcgan, cgan,
-cgan-projection, acgan, infogan and infogan-cr (InfoGAN with consistency regularisation) for the same number of steps, then for each prints:
+cgan-projection, acgan, infogan and infogan-cr (InfoGAN with consistency regularisation) for
+the same number of steps, then for each prints:
 label accuracy (samples generated for class y that the lenet-mnist classifier calls y), or for
 InfoGAN the accuracy after matching categories to digits with the Hungarian algorithm;
 fid[lenet-mnist] on 10,000 samples against the test split; the classes covered; the training

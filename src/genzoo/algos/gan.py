@@ -47,7 +47,9 @@ class GAN(Algo):
             raise ValueError(f"z_scale must be positive, got {z_scale}")
         self.z_dist, self.z_scale, self.z_warmup = z_dist, z_scale, z_warmup
         self.loss_name, self.loss = loss, GAN_LOSSES[loss]
-        self.cr_weight, self.cr_aug = consistency, consistency_aug or dict(shift=2, rotate=15.0, scale=0.1)
+        if consistency and not consistency_aug:  # the augmentation's settings live in the config (loss.consistency_*)
+            raise ValueError("consistency regularisation needs consistency_aug (shift, rotate, scale, flip)")
+        self.cr_weight, self.cr_aug = consistency, consistency_aug or {}
         self.a, self.b, self.c = lsgan_abc
         self.clip, self.gp_weight = clip, gp_weight
         self.smooth, self.flip = label_smoothing, label_flip
@@ -133,7 +135,7 @@ class GAN(Algo):
         with self.autocast():
             t, t_aux = self._disc(self._instance_noise(random_affine(real, **self.cr_aug)), y_real)
         cr = (t.float() - r).pow(2).mean()
-        k = self.num_classes if self.cond == "acgan" else self.info_cat
+        k = self.code_classes  # ACGAN's classes or InfoGAN's categories; CGAN's D has no head (r_aux is None)
         if r_aux is not None and k:
             target = F.softmax(r_aux[:, :k].float().detach(), 1)
             cr = cr + F.kl_div(F.log_softmax(t_aux[:, :k].float(), 1), target, reduction="batchmean")
