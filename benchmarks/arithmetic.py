@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from genzoo import images
-from genzoo.arithmetic import class_latents, renorm
-from genzoo.classifier import extractor_key, load_classifier
+from genzoo.explore.arithmetic import class_latents, renorm
+from genzoo.metrics.classifier import extractor_key, load_classifier
 from genzoo.data import to_uint8
 from genzoo.metrics.features import extract
 from genzoo.run import open_run

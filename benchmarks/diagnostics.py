@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from genzoo.config import load_recipe
-from genzoo.train import train
+from genzoo.training.loop import train
 
 
 def timed_run(recipe: str, dataset: str, steps: int, watch: bool) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genzoo.evaluate import evaluate_run, format_table
+from genzoo.evaluation.core import evaluate_run, format_table
 from genzoo.metrics import density_coverage, precision_recall
 
 

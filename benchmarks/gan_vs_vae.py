@@ -17,12 +17,12 @@ import argparse
 import time
 from pathlib import Path
 
-from genzoo import checkpoint
+from genzoo.training import checkpoint
 from genzoo.cli import main as genzoo
 from genzoo.config import load_recipe
-from genzoo.evaluate import evaluate_real, evaluate_run
+from genzoo.evaluation.core import evaluate_real, evaluate_run
 from genzoo.run import ckpt_dir
-from genzoo.train import train
+from genzoo.training.loop import train
 
 RECIPES = ("dcgan", "wgan-gp", "vae", "beta-vae", "cvae", "ae")
 

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import torch
 
-from genzoo import checkpoint, images
+from genzoo import images
+from genzoo.training import checkpoint
 from genzoo.config import load_recipe
 from genzoo.data import to_uint8
-from genzoo.evaluate import evaluate_run
+from genzoo.evaluation.core import evaluate_run
 from genzoo.run import ckpt_dir, open_run
-from genzoo.train import train
-from genzoo.translate import heldout_pairs, translate_all
+from genzoo.training.loop import train
+from genzoo.explore.translate import heldout_pairs, translate_all
 
 TASKS = {"colour": ("cifar10", "gray2color"), "edges": ("fashion-mnist", "edges")}
 

@@ -14,7 +14,7 @@ import time
 import torch
 
 from genzoo.algos.base import bf16_supported
-from genzoo.build import build_algo
+from genzoo.training.build import build_algo
 from genzoo.config import load_recipe
 from genzoo.data import Dataset, to_float
 

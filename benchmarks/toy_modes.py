@@ -17,8 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from genzoo.config import load_recipe
-from genzoo.evaluate import evaluate_run
-from genzoo.train import train
+from genzoo.evaluation.core import evaluate_run
+from genzoo.training.loop import train
 
 PUBLISHED = [  # Lin et al. 2018 (PacGAN), Table 1: modes / high-quality %
     ("GAN (PacGAN Tab. 1)", "6.3", "98.2%", "17.3", "94.8%"),

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from genzoo import checkpoint
-from genzoo.build import dataset_for
+from genzoo.training import checkpoint
+from genzoo.training.build import dataset_for
 from genzoo.config import load_config_file, load_recipe
 from genzoo.metrics.likelihood import heldout_likelihood
 from genzoo.run import ckpt_dir, open_run
-from genzoo.train import train
+from genzoo.training.loop import train
 
 
 def measure(run: Path, x: torch.Tensor, k: int, n: int | None = None, progress: bool = False) -> dict:

@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genzoo.augment import random_affine
-from genzoo.build import build_algo
+from genzoo.data.augment import random_affine
+from genzoo.training.build import build_algo
 from genzoo.config import load_recipe
 from genzoo.errors import GenzooError
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from genzoo import checkpoint
+from genzoo.training import checkpoint
 from genzoo.errors import GenzooError
 
 

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from genzoo.build import build_algo
+from genzoo.training.build import build_algo
 from genzoo.cli import main
 from genzoo.config import load_recipe
 from genzoo.errors import GenzooError
-from genzoo.evaluate import evaluate_run
+from genzoo.evaluation.core import evaluate_run
 from genzoo.metrics.conditional import category_accuracy, label_accuracy
 from genzoo.nets import DCGANDiscriminator
 from genzoo.nets.conditional import ConditionalD
@@ -139,9 +139,9 @@ def test_short_cgan_run_learns_its_labels(tmp_path):
     assert res["label_accuracy"]["value"] > 0.3     # 3x chance; 0.445 measured at 400 steps
     assert res["modes"]["classes_covered"] == 10
     # sample --label really conditions: most of a one-class batch is that digit
-    from genzoo.classifier import load_classifier
+    from genzoo.metrics.classifier import load_classifier
     from genzoo.data import to_uint8
-    from genzoo.latent import with_code
+    from genzoo.explore.latent import with_code
     from genzoo.metrics.features import extract
     from genzoo.run import open_run
     _, algo, _ = open_run(run)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from genzoo import checkpoint
-from genzoo.build import build_algo, dataset_for
+from genzoo.training import checkpoint
+from genzoo.training.build import build_algo, dataset_for
 from genzoo.cli import main
 from genzoo.config import load_recipe
-from genzoo.diagnostics import ALERTS, Monitor, oscillation_score, read_log
+from genzoo.training.watch import ALERTS, Monitor, oscillation_score, read_log
 from genzoo.errors import GenzooError
-from genzoo.train import train
+from genzoo.training.loop import train
 
 
 def run(recipe, dataset, tmp_path, name="run", **overrides):
@@ -107,7 +107,7 @@ def test_bad_learning_rate_on_grid25_is_mode_collapse(tmp_path):
     assert collapse, alerts
     assert collapse[0]["step"] >= 500          # not before the warm-up
     # independent check: the final samples really cover few of the 25 modes
-    from genzoo.evaluate import evaluate_run
+    from genzoo.evaluation.core import evaluate_run
     assert evaluate_run(out, n=2500)["metrics"]["modes_captured"] <= 10
 
 

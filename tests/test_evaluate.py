@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from genzoo.classifier import accuracy, load_classifier, train_classifier
+from genzoo.metrics.classifier import accuracy, load_classifier, train_classifier
 from genzoo.cli import main
 from genzoo.data import load_dataset
-from genzoo.evaluate import evaluate_real, evaluate_run
+from genzoo.evaluation.core import evaluate_real, evaluate_run
 from genzoo.metrics import features as feats_mod
 
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from genzoo.algos.gan import GAN
-from genzoo.build import build_algo
+from genzoo.training.build import build_algo
 from genzoo.config import load_recipe
 from genzoo.data import load_dataset
 from genzoo.data.toy import mode_centers, mode_std
-from genzoo.evaluate import evaluate_run
+from genzoo.evaluation.core import evaluate_run
 from genzoo.metrics import toy_metrics
-from genzoo.train import train
+from genzoo.training.loop import train
 
 RECIPES = ["gan", "nsgan", "lsgan", "dcgan", "wgan", "wgan-gp", "hinge"]
 

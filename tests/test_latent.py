@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from genzoo.cli import main
-from genzoo.latent import lerp, path, seeded_latents, slerp
+from genzoo.explore.latent import lerp, path, seeded_latents, slerp
 
 
 def test_slerp_endpoints_and_norms():
@@ -53,7 +53,7 @@ def test_interpolate_cli(tmp_path, capsys):
 def test_flicker_hand_case():
     import numpy as np
 
-    from genzoo.experiments import flicker
+    from genzoo.studies.experiments import flicker
     preds = [(0, np.array([1, 2, 3, 4])), (10, np.array([1, 2, 0, 0])),   # first half: ignored
              (20, np.array([1, 2, 3, 4])), (30, np.array([1, 2, 3, 5])), (40, np.array([0, 2, 3, 5]))]
     assert flicker(preds) == pytest.approx((1 / 4 + 1 / 4) / 2)
@@ -74,7 +74,7 @@ def test_zdim_experiment_writes_everything(tmp_path, capsys):
 
 
 def test_inversion_of_a_generated_image_reaches_low_error():
-    from genzoo.invert import invert_encoder, invert_optimize, train_encoder
+    from genzoo.explore.invert import invert_encoder, invert_optimize, train_encoder
     from genzoo.nets import MLPGenerator
     torch.manual_seed(0)
     G = MLPGenerator(8, (1, 28, 28), hidden=64).eval()  # no batch norm: varied outputs even untrained
@@ -107,7 +107,7 @@ def test_invert_cli(tmp_path, capsys):
 
 # -- latent sets and arithmetic ---------------------------------------------------------------------
 def test_parse_expression_and_bad_names():
-    from genzoo.arithmetic import parse_expression
+    from genzoo.explore.arithmetic import parse_expression
     from genzoo.errors import GenzooError
 
     assert parse_expression("A - B + C") == [(1, "A"), (-1, "B"), (1, "C")]
@@ -118,7 +118,7 @@ def test_parse_expression_and_bad_names():
 
 
 def test_renorm_and_variations_leave_codes_alone():
-    from genzoo.arithmetic import renorm, variations
+    from genzoo.explore.arithmetic import renorm, variations
 
     v = torch.cat([torch.full((16,), 0.1), torch.tensor([0.0, 1.0])])  # z (16) ⊕ one-hot class (2)
     r = renorm(v[None], 16)[0]
@@ -133,7 +133,7 @@ def test_renorm_and_variations_leave_codes_alone():
 def test_latents_and_arithmetic_cli(tmp_path, capsys):
     import json
 
-    from genzoo.latent import seeded_latents
+    from genzoo.explore.latent import seeded_latents
     from genzoo.run import open_run
 
     run = tmp_path / "g"
@@ -157,7 +157,7 @@ def test_latents_and_arithmetic_cli(tmp_path, capsys):
 
 
 def test_signal_window_mean_and_rank_correlation(tmp_path):
-    from genzoo.experiments import _signal_at, _spearman
+    from genzoo.studies.experiments import _signal_at, _spearman
 
     log = tmp_path / "log.jsonl"
     log.write_text("".join(f'{{"step": {s}, "wasserstein": {v}}}\n' for s, v in ((10, 1.0), (20, 3.0), (30, 5.0),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genzoo.checkpoint import flatten, unflatten
+from genzoo.training.checkpoint import flatten, unflatten
 from genzoo.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 

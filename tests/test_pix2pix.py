@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from genzoo import checkpoint
-from genzoo.build import build_algo, dataset_for
+from genzoo.training import checkpoint
+from genzoo.training.build import build_algo, dataset_for
 from genzoo.cli import main
 from genzoo.config import load_recipe
 from genzoo.data.pairs import downsample, edge_map, load_pairs, luma, random_box, split_ab
@@ -17,7 +17,7 @@ from genzoo.errors import GenzooError
 from genzoo.metrics.paired import colourfulness, psnr, ssim
 from genzoo.nets.patchgan import PatchGAN, auto_layers, receptive_field
 from genzoo.nets.unet import UNetGenerator, auto_depth
-from genzoo.train import train
+from genzoo.training.loop import train
 
 SMALL = ["data.dataset=embedded", "data.task=edges", "model.g_width=8", "model.d_width=8", "train.batch_size=8",
          "train.sample_every=10", "train.ckpt_every=10", "train.keep_ckpts=0", "train.precision=fp32"]

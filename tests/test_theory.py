@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from genzoo.theory import equilibrium, nash, optimal_d, saturation
+from genzoo.studies.theory import equilibrium, nash, optimal_d, saturation
 
 
 def test_optimal_d_matches_closed_form(tmp_path):

@@ -7,9 +7,9 @@ import time
 
 import torch
 
-from genzoo import checkpoint
+from genzoo.training import checkpoint
 from genzoo.config import load_recipe
-from genzoo.train import train
+from genzoo.training.loop import train
 
 TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=32", "train.precision=fp32",
         "train.sample_every=50", "train.ckpt_every=50", "train.keep_ckpts=0"]

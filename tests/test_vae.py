@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from genzoo import checkpoint
-from genzoo.build import build_algo, dataset_for
+from genzoo.training import checkpoint
+from genzoo.training.build import build_algo, dataset_for
 from genzoo.cli import main
 from genzoo.config import load_recipe
 from genzoo.errors import GenzooError
 from genzoo.losses.vae import decoder_mean, gaussian_kl, gaussian_log_density, iwae_bound, log_likelihood
 from genzoo.metrics.likelihood import heldout_likelihood
-from genzoo.train import train
+from genzoo.training.loop import train
 
 SMALL = ["model.mlp_hidden=64", "train.batch_size=64", "train.sample_every=100", "train.ckpt_every=100",
          "train.log_every=10", "train.keep_ckpts=0"]
@@ -165,7 +165,7 @@ def test_vae_on_points_is_refused():
 
 # -- conditional VAE, CLI and pictures -----------------------------------------------------------------
 def test_cvae_label_samples_are_that_digit(tmp_path, capsys):
-    from genzoo.classifier import load_classifier
+    from genzoo.metrics.classifier import load_classifier
     from genzoo.metrics.features import extract
 
     run = tmp_path / "cvae"
@@ -195,7 +195,7 @@ def test_cli_train_evaluate_pictures_and_interpolation(tmp_path):
     assert Image.open(run / "latent_manifold.png").size[0] > 20 * 28
     assert main(["interpolate", str(run), "--images", "3,10", "--steps", "6", "--out", str(tmp_path / "i.png")]) == 0
     # the endpoints of the path decode the encodings of the two test images: their reconstructions
-    from genzoo.latent import encoded_latents, path
+    from genzoo.explore.latent import encoded_latents, path
     from genzoo.run import open_run
     cfg, algo, _ = open_run(run)
     test = dataset_for(cfg, "test")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genzoo.checkpoint import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 
 
 def make_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:

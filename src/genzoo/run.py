@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from genzoo import checkpoint
+from genzoo.training import checkpoint
 from genzoo.algos.base import Algo, resolve_device
-from genzoo.build import build_algo
+from genzoo.training.build import build_algo
 from genzoo.config import Config, load_config_file
 from genzoo.errors import GenzooError
 

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genzoo.algos.base import EMA, Algo, grad_norm
-from genzoo.augment import random_affine
+from genzoo.data.augment import random_affine
 from genzoo.losses import GAN_LOSSES, gradient_penalty
 from genzoo.losses.gan import mean_d_output
 

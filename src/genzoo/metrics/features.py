@@ -19,8 +19,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from genzoo.checkpoint import sha256
-from genzoo.classifier import load_classifier, weights_path
+from genzoo.io import sha256
+from genzoo.metrics.classifier import load_classifier, weights_path
 from genzoo.data import Dataset, convert_images, load_dataset, to_float
 from genzoo.data.mnist import cache_dir
 from genzoo.nets.classifier import LeNet

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from genzoo.checkpoint import sha256
+from genzoo.io import sha256
 from genzoo.errors import GenzooError
 from genzoo.metrics.features import Features
 from genzoo.nets.inception import FIDInceptionV3

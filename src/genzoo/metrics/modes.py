@@ -39,7 +39,7 @@ def modes_png(counts: list[int], class_names: list[str], path: Path, title: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from genzoo.checkpoint import atomic_write_bytes
+    from genzoo.io import atomic_write_bytes
 
     n = sum(counts)
     fig, ax = plt.subplots(figsize=(6, 3), dpi=90)

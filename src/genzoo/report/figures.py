@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from genzoo import images
-from genzoo.checkpoint import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 from genzoo.data import Dataset, to_uint8
 
 

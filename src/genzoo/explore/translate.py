@@ -9,7 +9,7 @@ import torch
 
 from genzoo import __version__, images
 from genzoo.algos.pix2pix import triplets
-from genzoo.checkpoint import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 from genzoo.data import to_float, to_uint8
 from genzoo.errors import GenzooError
 
@@ -19,7 +19,7 @@ def _to01(x: torch.Tensor) -> torch.Tensor:
 
 
 def heldout_pairs(cfg, n: int | None = None):
-    from genzoo.build import dataset_for
+    from genzoo.training.build import dataset_for
     test = dataset_for(cfg, "test")
     with torch.random.fork_rng(devices=[]):  # the inpainting boxes of the test split are one fixed draw
         torch.manual_seed(0)
@@ -123,7 +123,7 @@ def evaluate_pix2pix(run: Path, cfg, algo, meta: dict, n: int | None = None) -> 
 
 
 def _classifier_fid(cfg, out_u8: torch.Tensor, target_u8: torch.Tensor, base: dict) -> dict:
-    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.classifier import extractor_key, load_classifier
     from genzoo.metrics import frechet_distance, gaussian_stats
     from genzoo.metrics.features import extract
 

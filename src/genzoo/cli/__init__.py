@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     from genzoo.config import load_config_file, load_recipe
     from genzoo.errors import GenzooError
-    from genzoo.train import train
+    from genzoo.training.loop import train
 
     if args.resume:
         run = Path(args.resume)
@@ -376,7 +376,7 @@ def cmd_sample(args) -> int:
         return _sample_pix2pix(args, cfg, algo, meta)
     if args.variations:
         raise GenzooError("--variations is for pix2pix runs")
-    from genzoo.latent import check_label, class_grid_latents, with_code
+    from genzoo.explore.latent import check_label, class_grid_latents, with_code
     nrow = None
     if args.grid_by_class:
         check_label(algo, 0)
@@ -412,7 +412,7 @@ def cmd_sample(args) -> int:
 
 def _sample_pix2pix(args, cfg, algo, meta) -> int:
     from genzoo.errors import GenzooError
-    from genzoo.translate import save_triplets, variations
+    from genzoo.explore.translate import save_triplets, variations
 
     if args.label is not None or args.grid_by_class or args.npz:
         raise GenzooError("pix2pix runs take --n, --variations and --out")
@@ -433,7 +433,7 @@ def _sample_pix2pix(args, cfg, algo, meta) -> int:
 def cmd_translate(args) -> int:
     from genzoo.errors import GenzooError
     from genzoo.run import open_run
-    from genzoo.translate import translate_files
+    from genzoo.explore.translate import translate_files
 
     cfg, algo, meta = open_run(Path(args.run_dir))
     if cfg.family != "pix2pix":
@@ -446,7 +446,7 @@ def cmd_translate(args) -> int:
 
 def _run_classifier(cfg):
     """The run's evaluation classifier, or None when its dataset has none."""
-    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.classifier import extractor_key, load_classifier
     from genzoo.errors import GenzooError
     try:
         return load_classifier(extractor_key(cfg.data.dataset))[0]
@@ -455,7 +455,7 @@ def _run_classifier(cfg):
 
 
 def cmd_latents(args) -> int:
-    from genzoo.arithmetic import latents_dir, save_set, set_from_class, set_from_seeds
+    from genzoo.explore.arithmetic import latents_dir, save_set, set_from_class, set_from_seeds
     from genzoo.errors import GenzooError
     from genzoo.run import open_run
 
@@ -471,7 +471,7 @@ def cmd_latents(args) -> int:
         return 0
     cfg, algo, _ = open_run(run)
     if args.seeds:
-        from genzoo.arithmetic import check_name
+        from genzoo.explore.arithmetic import check_name
         check_name(args.name)
         seeds = _int_list(args.seeds, "--seeds")
         path = save_set(run, args.name, set_from_seeds(algo, seeds), {"seeds": seeds})
@@ -490,7 +490,7 @@ def cmd_arithmetic(args) -> int:
     import torch
 
     from genzoo import images
-    from genzoo.arithmetic import combine, load_set, parse_expression, renorm, variations
+    from genzoo.explore.arithmetic import combine, load_set, parse_expression, renorm, variations
     from genzoo.data import to_uint8
     from genzoo.errors import GenzooError
     from genzoo.metrics.features import extract
@@ -534,7 +534,7 @@ def cmd_list(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from genzoo.errors import GenzooError
-    from genzoo.evaluate import evaluate_real, evaluate_run, format_table
+    from genzoo.evaluation.core import evaluate_real, evaluate_run, format_table
 
     if bool(args.real) == bool(args.run_dir):
         raise GenzooError("give either RUN_DIR or --real DATASET")
@@ -558,7 +558,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_classifier(args) -> int:
-    from genzoo.classifier import train_classifier
+    from genzoo.metrics.classifier import train_classifier
     from genzoo.data import parse_spec
 
     parse_spec(args.dataset)
@@ -595,7 +595,7 @@ def _int_list(text: str, flag: str) -> list[int]:
 
 def cmd_interpolate(args) -> int:
     from genzoo.errors import GenzooError
-    from genzoo.latent import encoded_latents, render_interpolation, seeded_latents
+    from genzoo.explore.latent import encoded_latents, render_interpolation, seeded_latents
     from genzoo.run import open_run
 
     if args.seeds and args.images:
@@ -603,7 +603,7 @@ def cmd_interpolate(args) -> int:
     out = Path(args.out or Path(args.run_dir) / "interpolation.png")
     cfg, algo, _ = open_run(Path(args.run_dir))
     if args.images or (hasattr(algo, "encode") and not args.seeds):
-        from genzoo.build import dataset_for
+        from genzoo.training.build import dataset_for
         points = encoded_latents(algo, dataset_for(cfg, "test"), _int_list(args.images or "0,1", "--images"))
     else:
         points = seeded_latents(_int_list(args.seeds or "0,1", "--seeds"), algo.sample_z)
@@ -613,7 +613,7 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_theory(args) -> int:
-    from genzoo.theory import EXPERIMENTS
+    from genzoo.studies.theory import EXPERIMENTS
 
     out = Path(args.out or f"theory-{args.name}.png")
     numbers = EXPERIMENTS[args.name](out)
@@ -627,7 +627,7 @@ def cmd_traverse(args) -> int:
     from genzoo import images
     from genzoo.data import to_uint8
     from genzoo.errors import GenzooError
-    from genzoo.latent import traversal_latents
+    from genzoo.explore.latent import traversal_latents
     from genzoo.run import open_run
 
     if args.steps < 2:
@@ -643,7 +643,7 @@ def cmd_traverse(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
-    from genzoo import diagnostics
+    from genzoo.training import watch as diagnostics
 
     run = Path(args.run)
     rows, events = diagnostics.read_log(run / "log.jsonl")
@@ -658,7 +658,7 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from genzoo.experiments import report, signal_report, wgan_signal, zdim
+    from genzoo.studies.experiments import report, signal_report, wgan_signal, zdim
 
     if args.name == "wgan-signal":
         recipes = [r for r in args.recipes.split(",") if r]
@@ -678,11 +678,11 @@ def cmd_invert(args) -> int:
     import torch
 
     from genzoo import images
-    from genzoo.build import dataset_for
-    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.training.build import dataset_for
+    from genzoo.metrics.classifier import extractor_key, load_classifier
     from genzoo.data import to_float, to_uint8
     from genzoo.errors import GenzooError
-    from genzoo.invert import invert_encoder, invert_optimize, load_images, train_encoder
+    from genzoo.explore.invert import invert_encoder, invert_optimize, load_images, train_encoder
     from genzoo.run import open_run
 
     if bool(args.images) == bool(args.test):
@@ -724,7 +724,7 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from genzoo.errors import GenzooError
-    from genzoo.train import Interrupted
+    from genzoo.training.loop import Interrupted
 
     warnings.formatwarning = lambda msg, cat, *a, **k: f"genzoo: warning: {msg}\n"
     try:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from genzoo.checkpoint import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 from genzoo.errors import GenzooError
-from genzoo.latent import seeded_latents, with_code
+from genzoo.explore.latent import seeded_latents, with_code
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 

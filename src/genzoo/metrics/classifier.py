@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from tqdm import tqdm
 
-from genzoo.augment import random_affine
+from genzoo.data.augment import random_affine
 from genzoo.data import Dataset, load_dataset
 from genzoo.data.mnist import cache_dir
 from genzoo.errors import GenzooError

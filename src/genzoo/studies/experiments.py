@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genzoo import checkpoint
-from genzoo.build import build_algo
-from genzoo.checkpoint import atomic_write_bytes
-from genzoo.classifier import extractor_key, load_classifier
+from genzoo.training import checkpoint
+from genzoo.training.build import build_algo
+from genzoo.io import atomic_write_bytes
+from genzoo.metrics.classifier import extractor_key, load_classifier
 from genzoo.config import Config, load_recipe
 from genzoo.data import to_uint8
 from genzoo.errors import GenzooError
 from genzoo.metrics import frechet_distance, gaussian_stats, mode_histogram
 from genzoo.metrics.features import extract, reference
 from genzoo.run import ckpt_dir
-from genzoo.train import train
+from genzoo.training.loop import train
 
 
 def _fixed_batch_predictions(run: Path, shape: tuple, net, n_grid: int, seed: int):

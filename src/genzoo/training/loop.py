@@ -20,12 +20,13 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from genzoo import checkpoint, images
+from genzoo import images
+from genzoo.training import checkpoint
 from genzoo.algos.base import Algo
-from genzoo.build import build_algo, check_labels, dataset_for
+from genzoo.training.build import build_algo, check_labels, dataset_for
 from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset, to_uint8
-from genzoo.diagnostics import Alert, Monitor
+from genzoo.training.watch import Alert, Monitor
 from genzoo.errors import GenzooError
 from genzoo.run import ckpt_dir
 

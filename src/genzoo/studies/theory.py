@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genzoo.checkpoint import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 from genzoo.nets import MLPDiscriminator
 
 

@@ -8,7 +8,6 @@ JSON is written last, so a checkpoint without its JSON is never considered.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genzoo.errors import GenzooError
+from genzoo.io import atomic_write_bytes, sha256
 
 _NAME = re.compile(r"^step_(\d{6,})\.json$")
 
@@ -48,29 +48,6 @@ def unflatten(skel: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(skel, list):
         return [unflatten(v, tensors) for v in skel]
     return skel
-
-
-# -- atomic files --------------------------------------------------------------------------
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise GenzooError(f"cannot write {path}: {e.strerror or e}; nothing earlier was overwritten") from None
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # -- save / load -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 
 from genzoo import __version__
 from genzoo.algos.gan import GAN
-from genzoo.checkpoint import atomic_write_bytes
+from genzoo.io import atomic_write_bytes
 from genzoo.data import load_dataset, to_uint8
 from genzoo.data.toy import mode_centers, mode_std
 from genzoo.errors import GenzooError
@@ -146,12 +146,12 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
     cfg, algo, meta = open_run(run)
     run = Path(run)
     if cfg.family == "pix2pix":
-        from genzoo.translate import evaluate_pix2pix
+        from genzoo.explore.translate import evaluate_pix2pix
         return evaluate_pix2pix(run, cfg, algo, meta, n)
     spec = cfg.data.dataset
     if spec.startswith("toy:"):
         return _evaluate_toy(run, cfg, algo, meta, n or 2500, seed)
-    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.classifier import extractor_key, load_classifier
     from genzoo.metrics.features import extract, reference
 
     which = parse_metrics(metrics)
@@ -171,8 +171,8 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
     result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
     add_inception(result, fake_u8, spec, cfg.data.root, n, which, weights, progress)
     if hasattr(algo, "log_weights"):  # AE / VAE: the likelihood side of the comparison, and its pictures
-        from genzoo.build import dataset_for
-        from genzoo.figures import autoencoder_figures
+        from genzoo.training.build import dataset_for
+        from genzoo.report.figures import autoencoder_figures
 
         test = dataset_for(cfg, "test")
         result["metrics"] = {**likelihood_metrics(cfg, algo, test, k, seed, progress), **result["metrics"]}
@@ -184,7 +184,7 @@ def evaluate_run(run: Path, n: int | None = None, seed: int = 0, metrics: str | 
 def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metrics: str | None = None,
                   out: Path | None = None, inception: bool | str | None = None, progress: bool = False) -> dict:
     """The floor: a real train subset measured against the test split, exactly as a model would be."""
-    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.classifier import extractor_key, load_classifier
     from genzoo.metrics.features import extract, reference, subset
 
     which = parse_metrics(metrics)

@@ -272,7 +272,7 @@ def _unit(x_u8: torch.Tensor) -> torch.Tensor:
 
 def _classifier_for(spec: str, data: Dataset):
     """The evaluation classifier for this dataset, when one exists and fits its images."""
-    from genzoo.classifier import extractor_key, load_classifier
+    from genzoo.metrics.classifier import extractor_key, load_classifier
     try:
         net, _ = load_classifier(extractor_key(spec))
     except GenzooError:
