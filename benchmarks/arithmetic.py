@@ -22,7 +22,7 @@ from genzoo.explore.arithmetic import class_latents, renorm
 from genzoo.metrics.classifier import extractor_key, load_classifier
 from genzoo.data import to_uint8
 from genzoo.metrics.features import extract
-from genzoo.run import open_run
+from genzoo.run import Run
 
 
 def classify(algo, net, z: torch.Tensor) -> torch.Tensor:
@@ -37,7 +37,8 @@ def main() -> None:
     ap.add_argument("--per-pair", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    cfg, algo, meta = open_run(Path(args.run_dir))
+    r = Run.open(args.run_dir)
+    cfg, algo, meta = r.cfg, r.algo, r.meta
     net = load_classifier(extractor_key(cfg.data.dataset))[0]
     z, pred = class_latents(algo, net, args.n, args.seed)
     K = int(pred.max()) + 1

@@ -28,8 +28,8 @@ from pathlib import Path
 from genzoo.training import checkpoint
 from genzoo.cli import main as genzoo
 from genzoo.config import load_recipe
-from genzoo.evaluation.core import evaluate_run
-from genzoo.run import ckpt_dir
+from genzoo.evaluation import evaluate
+from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.loop import train
 
 RECIPES = ("dcgan", "cgan", "cgan-projection", "acgan", "infogan", "infogan-cr")
@@ -68,7 +68,7 @@ def main() -> None:
     for recipe, seed in ((r, s) for r in args.only.split(",") for s in seeds):
         name = f"{recipe}-seed{seed}" if args.seeds else recipe
         run, secs = ensure_run(recipe, args.steps, args.data_root, out, seed, name, tuple(args.set))
-        res = evaluate_run(run, n=args.n, metrics="fid,modes")
+        res = evaluate(run, n=args.n, metrics="fid,modes")
         m = res["metrics"]
         acc = m.get("label_accuracy", m.get("category_accuracy", {})).get("value")
         rows.append((name, acc, m["fid[lenet-mnist]"]["value"], m["modes"]["classes_covered"], secs,

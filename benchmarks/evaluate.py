@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genzoo.evaluation.core import evaluate_run, format_table
+from genzoo.evaluation import evaluate, format_table
 from genzoo.metrics import density_coverage, precision_recall
 
 
@@ -27,9 +27,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
     if args.run_dir:
-        evaluate_run(Path(args.run_dir), n=args.n, metrics="fid")  # warm-up: fills the reference cache
+        evaluate(Path(args.run_dir), n=args.n, metrics="fid")  # warm-up: fills the reference cache
         t = time.perf_counter()
-        result = evaluate_run(Path(args.run_dir), n=args.n)
+        result = evaluate(Path(args.run_dir), n=args.n)
         secs = time.perf_counter() - t
         print(format_table(result))
         print(f"\nevaluate of {args.n} generated samples (all metrics, generation included): {secs:.1f} s")

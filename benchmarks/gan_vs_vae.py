@@ -20,8 +20,8 @@ from pathlib import Path
 from genzoo.training import checkpoint
 from genzoo.cli import main as genzoo
 from genzoo.config import load_recipe
-from genzoo.evaluation.core import evaluate_real, evaluate_run
-from genzoo.run import ckpt_dir
+from genzoo.evaluation import evaluate, evaluate_real
+from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.loop import train
 
 RECIPES = ("dcgan", "wgan-gp", "vae", "beta-vae", "cvae", "ae")
@@ -70,7 +70,7 @@ def main() -> None:
     grids, names = [], []
     for recipe in args.only.split(","):
         run, secs, n_steps = ensure_run(recipe, steps.get(recipe), args.data_root, out)
-        m = evaluate_run(run, n=args.n, k=args.k, metrics="fid,kid,pr,modes")["metrics"]
+        m = evaluate(run, n=args.n, k=args.k, metrics="fid,kid,pr,modes")["metrics"]
         rows.append((recipe, n_steps, "reused" if secs is None else f"{secs / 60:.1f}", m, recipe))
         genzoo(["sample", str(run), "--n", "64", "--out", str(run / "samples.png")])
         grids.append(run / "samples.png")

@@ -23,10 +23,11 @@ from genzoo import images
 from genzoo.training import checkpoint
 from genzoo.config import load_recipe
 from genzoo.data import to_uint8
-from genzoo.evaluation.core import evaluate_run
-from genzoo.run import ckpt_dir, open_run
+from genzoo.evaluation import evaluate
+from genzoo.run import Run
+from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.loop import train
-from genzoo.explore.translate import heldout_pairs, translate_all
+from genzoo.run import translate_all
 
 TASKS = {"colour": ("cifar10", "gray2color"), "edges": ("fashion-mnist", "edges")}
 
@@ -51,8 +52,9 @@ def picture(runs: dict[str, Path], path: Path, n: int = 8) -> None:
     """Rows: test conditions, each mode's outputs, targets (one row of n pairs spread over the test split)."""
     rows = []
     for i, (mode, run) in enumerate(runs.items()):
-        cfg, algo, _ = open_run(run)
-        every = heldout_pairs(cfg)
+        r = Run.open(run)
+        cfg, algo = r.cfg, r.algo
+        every = r.pairs()
         idx = torch.linspace(0, len(every["x"]) - 1, n).long()
         b = {k: v[idx] for k, v in every.items()}
         out = translate_all(algo, b["a"])
@@ -79,7 +81,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             run, secs = ensure_run(task, mode, args.steps, args.data_root, out)
             runs[mode] = run
-            m = evaluate_run(run, n=args.n)["metrics"]
+            m = evaluate(run, n=args.n)["metrics"]
             rows.append((mode, secs, m))
         picture(runs, out / f"{task}.png")
         dataset, pairs = TASKS[task]

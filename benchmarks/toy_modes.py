@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from genzoo.config import load_recipe
-from genzoo.evaluation.core import evaluate_run
+from genzoo.evaluation import evaluate
 from genzoo.training.loop import train
 
 PUBLISHED = [  # Lin et al. 2018 (PacGAN), Table 1: modes / high-quality %
@@ -46,7 +46,7 @@ def run_one(task: tuple[str, str, int, int | None, str]) -> tuple[str, str, int,
     t = time.perf_counter()
     if not (run / "checkpoints").exists():
         train(cfg, run, progress=False)
-    return recipe, toy, seed, evaluate_run(run)["metrics"], time.perf_counter() - t
+    return recipe, toy, seed, evaluate(run)["metrics"], time.perf_counter() - t
 
 
 def main() -> None:

@@ -24,12 +24,14 @@ from genzoo.training import checkpoint
 from genzoo.training.build import dataset_for
 from genzoo.config import load_config_file, load_recipe
 from genzoo.metrics.likelihood import heldout_likelihood
-from genzoo.run import ckpt_dir, open_run
+from genzoo.run import Run
+from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.loop import train
 
 
 def measure(run: Path, x: torch.Tensor, k: int, n: int | None = None, progress: bool = False) -> dict:
-    _, algo, meta = open_run(run)
+    r = Run.open(run)
+    algo, meta = r.algo, r.meta
     xs = x if n is None else x[:n]
     return {"step": meta["step"], **heldout_likelihood(algo, xs, None, k=k, progress=progress)}
 

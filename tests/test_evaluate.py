@@ -9,7 +9,7 @@ from PIL import Image
 from genzoo.metrics.classifier import accuracy, load_classifier, train_classifier
 from genzoo.cli import main
 from genzoo.data import load_dataset
-from genzoo.evaluation.core import evaluate_real, evaluate_run
+from genzoo.evaluation import evaluate, evaluate_real
 from genzoo.metrics import features as feats_mod
 
 
@@ -65,7 +65,7 @@ def test_real_floor_beats_an_untrained_model(tmp_path):
     # a DCGAN after 20 steps is far from the data
     assert main(["train", "dcgan", "--steps", "20", "--out", str(tmp_path / "r"), "--quiet",
                  "--set", "model.g_width=8", "--set", "model.d_width=8"]) == 0
-    res = evaluate_run(tmp_path / "r", n=1000)
+    res = evaluate(tmp_path / "r", n=1000)
     assert res["metrics"]["fid[lenet-mnist]"]["value"] > 5 * fid_real
     doc = json.loads((tmp_path / "r" / "metrics.json").read_text())
     for name, entry in doc["metrics"].items():  # every number carries its stamp

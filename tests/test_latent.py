@@ -134,7 +134,7 @@ def test_latents_and_arithmetic_cli(tmp_path, capsys):
     import json
 
     from genzoo.explore.latent import seeded_latents
-    from genzoo.run import open_run
+    from genzoo.run import Run
 
     run = tmp_path / "g"
     assert main(["train", "dcgan", "--steps", "30", "--out", str(run), "--quiet", "--set", "model.g_width=8",
@@ -142,7 +142,7 @@ def test_latents_and_arithmetic_cli(tmp_path, capsys):
     assert main(["latents", "save", str(run), "a", "--seeds", "1,2,3"]) == 0
     assert main(["latents", "save", str(run), "b", "--seeds", "4"]) == 0
     assert main(["latents", "save", str(run), "sev", "--label", "7", "--n", "300"]) in (0, 2)  # 0 if any sample is a 7
-    _, algo, _ = open_run(run)
+    algo = Run.open(run).algo
     a = torch.tensor(json.loads((run / "latents" / "a.json").read_text())["latent"])
     assert torch.allclose(a, seeded_latents([1, 2, 3], algo.sample_z).mean(0), atol=1e-6)
     capsys.readouterr()

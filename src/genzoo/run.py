@@ -1,39 +1,214 @@
-"""Run directories: what is in them, and how to reopen one.
+"""``Run``: a run directory as an object. Everything after training goes through it.
 
-    RUN_DIR/config.yaml          the resolved config (every field, after --set)
-    RUN_DIR/log.jsonl            one JSON object per logged step (losses, D outputs, images/s)
+    RUN_DIR/config.yaml          the resolved config (every field, after --set; the data shape filled in)
+    RUN_DIR/log.jsonl            one JSON object per logged step (losses, D outputs, images/s), and events
     RUN_DIR/samples/step_*.png   the fixed-noise grid over training; progress.gif assembles them
     RUN_DIR/checkpoints/         step_NNNNNN.safetensors + step_NNNNNN.json
+    RUN_DIR/metrics.json         written by ``genzoo.evaluate``
+
+A ``Run`` reopens the model of the latest checkpoint, generates in chunks to uint8, finds the
+evaluation classifier of its dataset and says what its family can do (``Run.traits``), so no caller
+asks ``hasattr(algo, ...)``.
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
-from genzoo.training import checkpoint
 from genzoo.algos.base import Algo, resolve_device
-from genzoo.training.build import build_algo
 from genzoo.config import Config, load_config_file
+from genzoo.data import Dataset, to_uint8
 from genzoo.errors import GenzooError
+from genzoo.training import checkpoint
+from genzoo.training.build import build_algo, dataset_for
+from genzoo.training.checkpoint import ckpt_dir
+from genzoo.training.watch import read_log
+
+CHUNK = 500  # images generated per forward pass: bounded memory at any n
 
 
-def ckpt_dir(run: Path) -> Path:
-    return Path(run) / "checkpoints"
+@dataclass(frozen=True)
+class Traits:
+    """What a family of models can do; the one table callers consult instead of probing the algo."""
+    generates: bool        # draws samples from a prior: sample(), interpolate, evaluate's sample metrics
+    encoder: bool          # maps images to latents (AE/VAE): reconstructions, encoded interpolation
+    likelihood: bool       # ELBO / importance-sampled NLL on held-out data
+    paired: bool           # translates a condition image (pix2pix)
+    adversarial: bool      # trained against a discriminator (its D can be probed)
 
 
-def open_run(run: Path, device: str | None = None) -> tuple[Config, Algo, dict]:
-    """Rebuild the algo of a run from its config and load its latest checkpoint's weights."""
-    run = Path(run)
-    if not run.is_dir():
-        raise GenzooError(f"{run}: no such run directory")
-    cfg = load_config_file(run / "config.yaml")
-    path = checkpoint.latest(ckpt_dir(run))
-    if path is None:
-        raise GenzooError(f"{run}: no checkpoint yet (train it first, or wait for the first save)")
+FAMILIES: dict[str, Traits] = {
+    "gan": Traits(generates=True, encoder=False, likelihood=False, paired=False, adversarial=True),
+    "vae": Traits(generates=True, encoder=True, likelihood=True, paired=False, adversarial=False),
+    "ae": Traits(generates=True, encoder=True, likelihood=True, paired=False, adversarial=False),
+    "pix2pix": Traits(generates=False, encoder=False, likelihood=False, paired=True, adversarial=True),
+}
+
+
+def generate(algo: Algo, latents: torch.Tensor) -> torch.Tensor:
+    """The algo's output for ``latents`` in chunks, on the CPU (float; images in [-1, 1], or 2-D points)."""
+    return torch.cat([algo.generate(c).cpu() for c in latents.split(CHUNK)])
+
+
+def generate_uint8(algo: Algo, latents: torch.Tensor) -> torch.Tensor:
+    """Images for ``latents`` as uint8 (N, C, H, W), quantised chunk by chunk exactly like saved images."""
+    return torch.cat([to_uint8(algo.generate(c)).cpu() for c in latents.split(CHUNK)])
+
+
+def translate_all(algo: Algo, a: torch.Tensor, dropout: bool = False) -> torch.Tensor:
+    """pix2pix: G(a) for conditions ``a`` in [-1, 1], in chunks, on the CPU (dropout on for one-to-many draws)."""
+    return torch.cat([algo.translate(c, dropout).cpu() for c in a.split(CHUNK)])
+
+
+def load_algo(path: Path, device: torch.device | str | None = None) -> tuple[Algo, dict]:
+    """The algo of one checkpoint (its JSON path), rebuilt from the config inside it. Returns (algo, meta)."""
     state, meta = checkpoint.load(path)
+    cfg = Config.from_dict(meta["config"], source=str(path))
     dev = resolve_device(device or cfg.train.device)
-    torch.manual_seed(0)
-    algo = build_algo(cfg, tuple(meta["data_shape"]), dev)
+    with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
+        torch.manual_seed(0)
+        algo = build_algo(cfg, tuple(meta["data_shape"]), dev)
     algo.load_state_dict(state["algo"])
-    return cfg, algo, meta
+    return algo, meta
+
+
+class Run:
+    """A run directory. ``Run.open(path)`` reads its config; the model is loaded on first use."""
+
+    def __init__(self, path: Path, cfg: Config, device: str | None = None):
+        self.path, self.cfg, self.device = Path(path), cfg, device
+
+    @classmethod
+    def open(cls, path: str | Path, device: str | None = None) -> "Run":
+        path = Path(path)
+        if not path.is_dir():
+            raise GenzooError(f"{path}: no such run directory; train one with `genzoo train RECIPE --out {path}`")
+        if not (path / "config.yaml").is_file():
+            raise GenzooError(f"{path}: not a genzoo run directory (no config.yaml)")
+        if device is not None:
+            resolve_device(device)  # a device that is not there fails before any work
+        return cls(path, load_config_file(path / "config.yaml"), device)
+
+    def __repr__(self) -> str:
+        return f"Run('{self.path}', recipe={self.cfg.recipe!r}, family={self.kind!r})"
+
+    # -- what it is -----------------------------------------------------------------------
+    @property
+    def family(self) -> str:
+        return self.cfg.family
+
+    @property
+    def kind(self) -> str:
+        """The family, or 'toy' for a GAN on 2-D points (its samples are points, not images)."""
+        return "toy" if self.cfg.data.dataset.startswith("toy:") else self.cfg.family
+
+    @property
+    def traits(self) -> Traits:
+        return FAMILIES[self.cfg.family]
+
+    # -- checkpoints and the model -------------------------------------------------------------
+    @property
+    def checkpoints(self) -> list[Path]:
+        return checkpoint.list_checkpoints(ckpt_dir(self.path))
+
+    @cached_property
+    def meta(self) -> dict:
+        """The latest checkpoint's metadata (step, data shape, config)."""
+        path = checkpoint.latest(ckpt_dir(self.path))
+        if path is None:
+            raise GenzooError(f"{self.path}: no checkpoint yet (train it first, or wait for the first save)")
+        return json.loads(path.read_text())
+
+    @property
+    def step(self) -> int:
+        return int(self.meta["step"])
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.meta["data_shape"])
+
+    @cached_property
+    def algo(self) -> Algo:
+        algo, meta = load_algo(checkpoint.latest(ckpt_dir(self.path)) or self._no_ckpt(), self.device)
+        self.__dict__["meta"] = meta
+        return algo
+
+    def algo_at(self, ckpt: Path) -> Algo:
+        """The model as it was at one checkpoint (a path from ``checkpoints``)."""
+        return load_algo(ckpt, self.device)[0]
+
+    def _no_ckpt(self):
+        raise GenzooError(f"{self.path}: no checkpoint yet (train it first, or wait for the first save)")
+
+    # -- data and the evaluation classifier ------------------------------------------------------
+    def dataset(self, split: str = "test") -> Dataset:
+        return dataset_for(self.cfg, split)
+
+    def pairs(self, n: int | None = None) -> dict:
+        """pix2pix: the first n test pairs {"a": conditions, "x": targets} (inpainting boxes: one fixed draw)."""
+        test = self.dataset("test")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return test.batch(torch.arange(min(n or len(test), len(test))))
+
+    @cached_property
+    def classifier(self):
+        """(net, meta) of the dataset's evaluation classifier, or None where genzoo has none."""
+        from genzoo.metrics.classifier import extractor_key, load_classifier
+        try:
+            return load_classifier(extractor_key(self.cfg.data.dataset))
+        except GenzooError:
+            return None
+
+    # -- sampling ---------------------------------------------------------------------------
+    @property
+    def code_classes(self) -> int:
+        """Classes of the code a sample can be asked for (CGAN/ACGAN labels, InfoGAN categories); 0 if none."""
+        return getattr(self.algo, "code_classes", 0)
+
+    def latents(self, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
+        """The n latents that ``sample(n, seed, label)`` decodes (the same z as `genzoo sample --seed`)."""
+        if not self.traits.generates:
+            raise GenzooError(f"{self.path} is a {self.family} run: it translates images and has no prior to "
+                              "sample; use `genzoo sample` for test triplets or `genzoo translate`")
+        if n < 1:
+            raise GenzooError(f"n must be at least 1, got {n}")
+        z = self.algo.sample_z(n, torch.Generator().manual_seed(seed))
+        if label is not None:
+            from genzoo.explore.latent import with_code
+            z = with_code(self.algo, z, label)
+        return z
+
+    def sample(self, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
+        """n samples as uint8 images (N, C, H, W); for 2-D toy runs, float points (N, 2)."""
+        z = self.latents(n, seed, label)
+        if self.kind == "toy":
+            return generate(self.algo, z)
+        return generate_uint8(self.algo, z)
+
+    # -- what the run wrote ------------------------------------------------------------------------
+    @property
+    def log(self) -> list[dict]:
+        """The logged training steps of log.jsonl (a damaged last line, cut by a crash, is skipped)."""
+        return read_log(self.path / "log.jsonl")[0]
+
+    @property
+    def events(self) -> list[dict]:
+        """Alerts and rollbacks from log.jsonl."""
+        return read_log(self.path / "log.jsonl")[1]
+
+    @property
+    def metrics(self) -> dict | None:
+        """metrics.json as written by ``genzoo.evaluate``, or None before the first evaluation."""
+        p = self.path / "metrics.json"
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except ValueError:
+            raise GenzooError(f"{p}: not valid JSON; evaluate again to rewrite it") from None
+

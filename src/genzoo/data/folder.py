@@ -24,6 +24,17 @@ def _split_root(root: Path, split: str) -> Path:
     return root
 
 
+def _warn_guessed_split(path: str, root: Path, split: str, names: list[str] | None) -> None:
+    """Without train/ and test/ subfolders genzoo has to guess the split and the labels: say what it chose."""
+    have = [s for s in ("train", "test") if (root / s).is_dir()]
+    labels = (f"{len(names)} classes from its subfolders ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+              if names and len(names) > 1 else "no labels")
+    found = f"has {' and '.join(s + '/' for s in have)} but no {split}/" if have else "has no train/ and test/ subfolders"
+    warnings.warn(f"folder:{path} {found}: the {split} split reads the whole folder, with {labels}"
+                  + ("; evaluation will compare with these same images" if split == "test" else "")
+                  + "; add train/ and test/ subfolders to choose", stacklevel=3)
+
+
 def scan(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """Image files, their class indices (None if unlabelled) and the class names."""
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -58,8 +69,10 @@ def load_folder(path: str, split: str, image_size: int | None, channels: int | N
     root = Path(path).expanduser()
     if not root.is_dir():
         raise GenzooError(f"folder:{path}: no such directory")
-    root = _split_root(root, split)
+    base, root = root, _split_root(root, split)
     files, labels, names = scan(root)
+    if root == base:
+        _warn_guessed_split(path, base, split, names)
     if not files:
         raise GenzooError(f"folder:{path}: no PNG or JPEG images found under {root}")
     if image_size is None or channels is None:  # settle size and channels from the first readable file

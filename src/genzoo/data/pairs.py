@@ -1,4 +1,4 @@
-"""Paired data for image-to-image translation (pix2pix; Isola et al. 2017, SEEDS 004).
+"""Paired data for image-to-image translation (pix2pix; Isola et al. 2017, arXiv:1611.07004).
 
 A paired dataset holds targets B (``x``, uint8 (N, C, H, W)) and conditions A (``a``, the same
 layout). Pairs come from files, or are built from any genzoo dataset by an algorithm:
@@ -53,7 +53,7 @@ class PairedDataset(Dataset):
 
 # -- pair builders, on uint8 (N, C, H, W) ---------------------------------------------------------
 def luma(x: torch.Tensor) -> torch.Tensor:
-    """ITU-R 601-2 luma of RGB images (the decolorisation of SEEDS 004). uint8 (N, 1, H, W)"""
+    """ITU-R 601-2 luma of RGB images (decolorisation, for colourisation pairs). uint8 (N, 1, H, W)"""
     return convert_images(x, None, 1)
 
 

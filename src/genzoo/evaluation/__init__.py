@@ -1,1 +1,183 @@
-"""evaluation"""
+"""``genzoo.evaluate``: one entry point for a run, an in-memory model or a tensor of samples.
+
+Image samples are measured on the features of the dataset's evaluation classifier (the metric
+names carry the extractor, e.g. ``fid[lenet-mnist]``, so they are never confused with Inception
+FID) against the real test split; with Inception weights supplied, ``fid[inception-v3]`` and friends
+are added. Which measurements a run gets depends on its kind, looked up in ``EVALUATORS``:
+GAN, AE/VAE (plus held-out likelihood), pix2pix (paired metrics) and 2-D toy runs (mode coverage).
+Every number is stamped with its extractor, sample count, reference split and the genzoo version.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from genzoo import __version__
+from genzoo.algos.base import Algo
+from genzoo.errors import GenzooError
+from genzoo.evaluation.registry import METRICS, format_table, parse_metrics, sample_metrics
+from genzoo.io import atomic_write_bytes
+from genzoo.run import Run, generate_uint8
+
+__all__ = ["EVALUATORS", "METRICS", "Options", "evaluate", "evaluate_real", "format_table", "measure_samples"]
+
+
+@dataclass
+class Options:
+    n: int | None = None                 # samples (default 10,000; toy runs 2,500; pix2pix: all test pairs)
+    seed: int = 0
+    metrics: tuple[str, ...] = ()        # sample metrics (empty: all of METRICS)
+    k: int = 100                         # AE/VAE: importance samples per test image for the NLL bound
+    inception: bool | str | None = None  # True: the cached standard weights; a path: that file
+    progress: bool = False
+
+
+def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list | None = None,
+             reference: str | None = None, data_root: str | None = None, k: int = 100,
+             inception: bool | str | None = None, out: str | Path | None = None, device: str | None = None,
+             progress: bool = False) -> dict:
+    """Measure ``target`` and return the stamped metrics dict.
+
+    - a ``Run`` or a run directory: generates n samples from its latest checkpoint, measures them as its family
+      asks, and writes RUN_DIR/metrics.json (as `genzoo evaluate RUN_DIR` does);
+    - an in-memory model (a GAN or VAE algo) with ``reference=DATASET``: generates n samples and measures them;
+    - a uint8 tensor of images (N, C, H, W) with ``reference=DATASET``: measures them as they are.
+    ``out``: a folder for metrics.json and modes.png (runs write into their own directory).
+    """
+    opts = Options(n=n, seed=seed, metrics=parse_metrics(metrics), k=k, inception=inception, progress=progress)
+    if torch.is_tensor(target) or isinstance(target, Algo):
+        if not reference:
+            raise GenzooError("evaluating samples or a model needs reference=DATASET (e.g. 'mnist'), the data "
+                              "to compare them with")
+        out = Path(out) if out else None
+        if isinstance(target, Algo):
+            return _write(_evaluate_algo(target, reference, data_root, opts, out), out)
+        return _write(measure_samples(_check_images(target), reference, data_root, opts, out), out)
+    run = target if isinstance(target, Run) else Run.open(target, device)
+    if reference is not None and reference != run.cfg.data.dataset:
+        raise GenzooError(f"{run.path} was trained on {run.cfg.data.dataset}; its reference is that dataset "
+                          "(drop reference=, or evaluate run.sample(n) against another dataset)")
+    result = EVALUATORS[run.kind](run, opts)
+    return _write(result, run.path)
+
+
+def _write(result: dict, folder: Path | None) -> dict:
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
+    return result
+
+
+def _check_images(x: torch.Tensor) -> torch.Tensor:
+    if x.dtype != torch.uint8 or x.dim() != 4:
+        raise GenzooError(f"samples must be a uint8 tensor (N, C, H, W), got {x.dtype} of shape {tuple(x.shape)}; "
+                          "convert with genzoo.data.to_uint8 (for images in [-1, 1])")
+    return x.cpu()
+
+
+def resolve_n(n: int | None, default: int = 10_000) -> int:
+    n = default if n is None else n
+    if n < 2:
+        raise GenzooError(f"--n must be at least 2, got {n}")
+    return n
+
+
+# -- the shared core: uint8 images -> classifier features -> the registry's metrics ------------------------
+def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: Options,
+                    out_dir: Path | None = None, title: str = "", extra: dict | None = None):
+    """Every sample metric of ``images_u8`` against the test split of dataset ``spec``. Returns the result dict
+    (with ``_features``: the samples' classifier features, for callers that add code metrics; not written)."""
+    from genzoo.evaluation.inception import add_inception, inception_weights
+    from genzoo.metrics.classifier import extractor_key, load_classifier
+    from genzoo.metrics.features import extract, reference
+
+    n = len(images_u8)
+    weights = inception_weights(opts.inception, opts.metrics, n)
+    key = extractor_key(spec)
+    clf = load_classifier(key)
+    ref, stamp = reference(spec, key, n, root, classifier=clf)
+    fake = extract(clf[0], images_u8)
+    result = {"genzoo_version": __version__, **(extra or {"samples": n}), "dataset": spec,
+              "metrics": sample_metrics(fake, ref, stamp, opts.metrics, out_dir,
+                                        title or f"classes of {n} samples")}
+    add_inception(result, images_u8, spec, root, n, opts.metrics, weights, opts.progress)
+    return result, fake, stamp
+
+
+def _evaluate_algo(algo: Algo, spec: str, root: str | None, opts: Options, out: Path | None) -> dict:
+    n = resolve_n(opts.n)
+    z = algo.sample_z(n, torch.Generator().manual_seed(opts.seed))
+    result, fake, stamp = measure_samples(generate_uint8(algo, z), spec, root, opts, out,
+                                          extra={"model": type(algo).__name__, "seed": opts.seed})
+    result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
+    return result
+
+
+def code_metrics(algo: Algo, z: torch.Tensor, pred, stamp: dict) -> dict:
+    """For conditional runs, how often the classifier agrees with the class each sample was drawn
+    for (CGAN/ACGAN/CVAE), or with its InfoGAN category after the best one-to-one matching."""
+    from genzoo.metrics.conditional import category_accuracy, label_accuracy
+
+    intended = algo.labels_of(z)
+    if intended is None:
+        return {}
+    base = {"extractor": stamp["extractor"], "n": len(pred), "genzoo_version": __version__}
+    intended = intended.cpu().numpy()
+    if algo.labelled:
+        return {"label_accuracy": {"value": label_accuracy(pred, intended), **base}}
+    acc, mapping = category_accuracy(pred, intended, algo.info_cat, len(stamp["class_names"]))
+    return {"category_accuracy": {"value": acc, "mapping": mapping, "matching": "hungarian", **base}}
+
+
+# -- per kind of run ------------------------------------------------------------------------------------
+def _image_run(run: Run, opts: Options) -> dict:
+    """GAN, AE and VAE runs on images: sample metrics, code accuracy, and for AE/VAE the likelihood side."""
+    n = resolve_n(opts.n)
+    from genzoo.metrics.classifier import extractor_key, load_classifier
+    load_classifier(extractor_key(run.cfg.data.dataset))  # no classifier: say so before generating
+    z = run.latents(n, opts.seed)
+    head = {"run": str(run.path), "recipe": run.cfg.recipe, "step": run.step}
+    result, fake, stamp = measure_samples(generate_uint8(run.algo, z), run.cfg.data.dataset, run.cfg.data.root,
+                                          opts, run.path, f"{run.cfg.recipe} step {run.step}: classes of {n} samples",
+                                          extra={**head, "seed": opts.seed})
+    result["metrics"].update(code_metrics(run.algo, z, fake.probs.argmax(1), stamp))
+    if run.traits.likelihood:
+        from genzoo.evaluation.likelihood import likelihood_metrics
+        from genzoo.report.figures import autoencoder_figures
+
+        test = run.dataset("test")
+        result["metrics"] = {**likelihood_metrics(run.cfg, run.algo, test, opts.k, opts.seed, opts.progress),
+                             **result["metrics"]}
+        autoencoder_figures(run.algo, test, run.path, f"{run.cfg.recipe} step {run.step}: test encodings")
+    return result
+
+
+def _toy_run(run: Run, opts: Options) -> dict:
+    from genzoo.evaluation.toy import evaluate_toy
+    return evaluate_toy(run, resolve_n(opts.n, 2500), opts.seed)
+
+
+def _paired_run(run: Run, opts: Options) -> dict:
+    from genzoo.evaluation.paired import evaluate_pix2pix
+    return evaluate_pix2pix(run, opts.n)
+
+
+EVALUATORS: dict[str, Callable[[Run, Options], dict]] = {
+    "gan": _image_run, "vae": _image_run, "ae": _image_run, "pix2pix": _paired_run, "toy": _toy_run}
+
+
+def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metrics: str | None = None,
+                  out: Path | None = None, inception: bool | str | None = None, progress: bool = False) -> dict:
+    """The floor: a real train subset measured against the test split, exactly as a model would be."""
+    from genzoo.data import load_dataset
+    from genzoo.metrics.features import subset
+
+    opts = Options(n=resolve_n(n), metrics=parse_metrics(metrics), inception=inception, progress=progress)
+    real_u8 = subset(load_dataset(spec, "train", root), opts.n, seed=1)
+    result = measure_samples(real_u8, spec, root, opts, out, f"real {spec} train: classes of {len(real_u8)}",
+                             extra={"real": f"{spec}:train"})[0]
+    return _write(result, Path(out) if out else None)

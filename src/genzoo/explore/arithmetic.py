@@ -1,4 +1,4 @@
-"""Latent sets and latent vector arithmetic (Radford et al. 2016, Sec. 6.3; SEEDS 001).
+"""Latent sets and latent vector arithmetic (Radford et al. 2016, Sec. 6.3).
 
 A latent set is one vector: the mean of the latents of several samples, picked by seed, or all
 samples of a class (conditional models: the class code with averaged noise; unconditional image
@@ -75,7 +75,7 @@ def class_latents(algo, classifier, n: int, seed: int = 0) -> tuple[torch.Tensor
 
 def set_from_class(algo, label: int, n: int, classifier=None, seed: int = 0) -> tuple[torch.Tensor, int]:
     """The mean latent of one class, and how many samples it averages."""
-    if getattr(algo, "code_classes", 0):  # conditional: the class is part of the latent
+    if algo.code_classes:  # conditional: the class is part of the latent
         z = with_code(algo, algo.sample_z(n, torch.Generator().manual_seed(seed)), label).cpu()
         return z.mean(0), n
     if classifier is None:
@@ -122,3 +122,42 @@ def renorm(latents: torch.Tensor, z_dim: int, scale: float = 1.0) -> torch.Tenso
     z = out[:, :z_dim]
     out[:, :z_dim] = z / z.norm(dim=1, keepdim=True).clamp(min=1e-8) * z_dim ** 0.5 * scale
     return out
+
+
+def save_latent_set(run, name: str, seeds: list[int] | None = None, label: int | None = None,
+                    n: int = 2000) -> tuple[Path, str]:
+    """Save the mean latent of ``seeds``, or of class ``label``, as RUN_DIR/latents/NAME.json.
+    Returns (path, what was averaged)."""
+    check_name(name)
+    if seeds is not None:
+        return save_set(run.path, name, set_from_seeds(run.algo, seeds), {"seeds": seeds}), \
+            f"the mean latent of {len(seeds)} seed(s)"
+    if n < 1:
+        raise GenzooError("--n must be at least 1")
+    clf = None if run.code_classes else (run.classifier[0] if run.classifier else None)
+    vec, count = set_from_class(run.algo, label, n, clf)
+    return save_set(run.path, name, vec, {"label": label, "count": count}), \
+        f"the mean latent of {count} class-{label} sample(s)"
+
+
+def decode_expression(run, expression: str, k: int = 8, renormalise: bool = False):
+    """Decode each term of "A - B + C" and the sum with k - 1 variations around it.
+    Returns (uint8 images: terms then results, term names, classifier's classes or None)."""
+    from genzoo.data import to_uint8
+    from genzoo.metrics.features import extract
+
+    if k < 1:
+        raise GenzooError("--variations must be at least 1")
+    terms = parse_expression(expression)
+    algo = run.algo
+    dim = algo.sample_z(1, torch.Generator().manual_seed(0)).shape[1]
+    vecs = [(sign, load_set(run.path, name, dim)) for sign, name in terms]
+    latents = torch.cat([torch.stack([v for _, v in vecs]), variations(combine(vecs), k, algo.z_dim)])
+    dist, scale = (algo.z_dist, algo.z_scale) if run.family == "gan" else ("normal", 1.0)  # VAE: N(0, I) prior
+    if renormalise and dist == "normal":
+        latents = renorm(latents, algo.z_dim, scale)
+    x = to_uint8(algo.generate(latents)).cpu()
+    pred = None
+    if run.classifier is not None and x.shape[1] == run.classifier[0].in_shape[0]:
+        pred = extract(run.classifier[0], x).probs.argmax(1).tolist()
+    return x, [name for _, name in terms], pred

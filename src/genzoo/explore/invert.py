@@ -1,4 +1,4 @@
-"""Learned approximate inference (SEEDS 000): find z for a real image x.
+"""Learned approximate inference (Goodfellow et al. 2014, Sec. 7): find z for a real image x.
 
 - optimisation: Adam on z from several random starts; the loss is pixel MSE plus the MSE of
   the evaluation classifier's features (keeps the digit identity when pixels alone are ambiguous);
@@ -27,9 +27,12 @@ def _features(net: nn.Module | None, x: torch.Tensor) -> torch.Tensor | None:
 
 def invert_optimize(G: nn.Module, x: torch.Tensor, z_dim: int, classifier: nn.Module | None = None,
                     steps: int = 300, restarts: int = 4, lr: float = 0.05, feat_weight: float = 0.1,
-                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                    seed: int = 0, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (z, per-image pixel MSE) for images x in [-1, 1], shape (B, C, H, W)."""
+    from tqdm import tqdm
+
     G.eval()
+    bar = tqdm(total=restarts * steps, desc="invert", unit="step", disable=not progress, dynamic_ncols=True)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         fx = _features(classifier, x)
@@ -45,10 +48,13 @@ def invert_optimize(G: nn.Module, x: torch.Tensor, z_dim: int, classifier: nn.Mo
             opt.zero_grad()
             loss.sum().backward()
             opt.step()
+            bar.update(1)
         with torch.no_grad():
             err = (G(z) - x).pow(2).flatten(1).mean(1)
             better = err < best_err
             best_z[better], best_err[better] = z.detach()[better], err[better]
+        bar.set_postfix(best_mse=f"{best_err.mean():.4f}")
+    bar.close()
     return best_z, best_err
 
 
@@ -113,3 +119,32 @@ def load_images(paths: list[str], shape: tuple[int, int, int]) -> torch.Tensor:
             raise GenzooError(f"{p}: cannot read image ({e.__class__.__name__})") from None
         out.append(torch.from_numpy(np.array(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))))  # writable copy
     return torch.stack(out)
+
+
+def invert_run(run, files: list[str] | None = None, test: int | None = None, encoder: bool = False,
+               steps: int = 300, restarts: int = 4, encoder_steps: int = 1500, progress: bool = False):
+    """Invert a GAN run's generator on image files or the first ``test`` test images.
+    Returns (inputs uint8, reconstructions uint8, per-image pixel MSE in [-1, 1] units)."""
+    from genzoo.data import to_float, to_uint8
+    from genzoo.errors import GenzooError
+
+    if bool(files) == bool(test):
+        raise GenzooError("give image files or --test N")
+    if steps < 1 or restarts < 1 or encoder_steps < 1:
+        raise GenzooError("--steps, --restarts and --encoder-steps must be at least 1")
+    shape = run.data_shape
+    if len(shape) != 3 or run.family != "gan":
+        raise GenzooError(f"{run.path}: inversion needs a GAN run on images")
+    x_u8 = load_images(files, shape) if files else run.dataset("test").x[:test]
+    x = to_float(x_u8)
+    algo = run.algo
+    G = (algo.ema.net if algo.ema else algo.G).cpu().float()
+    torch.manual_seed(0)
+    if encoder:
+        z, err = invert_encoder(G, train_encoder(G, algo.z_dim, shape, steps=encoder_steps), x)
+    else:
+        clf = run.classifier[0] if run.classifier else None  # no classifier for this data: pixel loss only
+        z, err = invert_optimize(G, x, algo.z_dim, clf, steps=steps, restarts=restarts, progress=progress)
+    with torch.no_grad():
+        recon = to_uint8(G(z))
+    return x_u8, recon, err

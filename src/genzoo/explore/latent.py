@@ -40,13 +40,10 @@ def seeded_latents(seeds: list[int], draw) -> torch.Tensor:
     return torch.stack([draw(1, torch.Generator().manual_seed(s))[0].cpu() for s in seeds])
 
 
-# -- codes of conditional GANs and InfoGAN: the latent is z ⊕ one-hot class ⊕ continuous codes --
-def _classes(algo) -> int:
-    return getattr(algo, "code_classes", 0)  # 0 for unconditional models
-
-
+# -- codes of conditional models and InfoGAN: the latent is z ⊕ one-hot class ⊕ continuous codes --
+# (``algo.code_classes`` is 0 for unconditional models)
 def check_label(algo, label: int) -> None:
-    k = _classes(algo)
+    k = algo.code_classes
     if not k:
         raise GenzooError("--label needs a conditional run (cgan, cgan-projection, acgan) or infogan")
     if not 0 <= label < k:
@@ -56,7 +53,7 @@ def check_label(algo, label: int) -> None:
 def with_code(algo, latent: torch.Tensor, label: int | None = None, cont: dict[int, float] | None = None):
     """A copy of the latents with the class (InfoGAN: category) set to ``label`` and continuous
     code i set to cont[i]; the noise part is kept, so style stays fixed while the code changes."""
-    k, out = _classes(algo), latent.clone()
+    k, out = algo.code_classes, latent.clone()
     if label is not None:
         check_label(algo, label)
         out[:, algo.z_dim:algo.z_dim + k] = 0.0
@@ -69,13 +66,13 @@ def with_code(algo, latent: torch.Tensor, label: int | None = None, cont: dict[i
 def class_grid_latents(algo, cols: int, seed: int) -> torch.Tensor:
     """One row per class over shared noise: row y, column j = (z_j, y). (K * cols, D)"""
     base = algo.sample_z(cols, torch.Generator().manual_seed(seed))
-    return torch.cat([with_code(algo, base, y) for y in range(_classes(algo))])
+    return torch.cat([with_code(algo, base, y) for y in range(algo.code_classes)])
 
 
 def traversal_latents(algo, code: int, steps: int, seed: int, span: float = 2.0) -> torch.Tensor:
     """InfoGAN traversal: rows are categories, columns sweep continuous code ``code`` over
     [-span, span]; one shared z, the other continuous codes at 0. (info_cat * steps, D)"""
-    if getattr(algo, "cond", "none") != "info":
+    if algo.cond != "info":
         raise GenzooError("traverse needs an InfoGAN run (recipe infogan)")
     if not 0 <= code < algo.info_cont:
         raise GenzooError(f"--code {code} is outside 0..{algo.info_cont - 1} (the run's continuous codes)")
@@ -95,15 +92,12 @@ def path(points: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tenso
 
 
 def encoded_latents(algo, data, indices: list[int]) -> torch.Tensor:
-    """Posterior means (AE: codes) of the chosen images of ``data`` (AE/VAE runs). (S, D)"""
-    if not hasattr(algo, "encode"):
-        raise GenzooError("--images needs a run with an encoder (ae, vae, beta-vae, cvae); for a GAN, find z "
-                          "for real images with `genzoo invert`")
+    """Posterior means (AE: codes) of the chosen images of ``data`` (AE/VAE runs: ``Run.traits.encoder``). (S, D)"""
     bad = [i for i in indices if not 0 <= i < len(data)]
     if bad:
         raise GenzooError(f"--images {bad[0]} is outside 0..{len(data) - 1} (the test split of {data.name})")
     b = data.batch(torch.tensor(indices))
-    return algo.encode(b["x"], b.get("y") if getattr(algo, "labelled", False) else None).cpu()
+    return algo.encode(b["x"], b.get("y") if algo.labelled else None).cpu()
 
 
 def render_interpolation(algo, points: torch.Tensor, steps: int, method: str, out: Path) -> None:

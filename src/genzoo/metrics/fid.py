@@ -30,3 +30,8 @@ def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.nd
     m = r1 @ s2 @ r1
     tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def fid(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """The Fréchet distance between Gaussians fitted to two sets of features (N, D)."""
+    return frechet_distance(*gaussian_stats(feats_a), *gaussian_stats(feats_b))

@@ -1,4 +1,4 @@
-"""Class histograms of generated samples: the mode-collapse measurement of SEEDS 003,
+"""Class histograms of generated samples: the mode-collapse measurement of the z-dimension study,
 and the classifier Inception Score (Salimans et al. 2016) from the same softmax outputs."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
 
 
 def modes_png(counts: list[int], class_names: list[str], path: Path, title: str = "") -> None:
-    """The bar chart of SEEDS 003: frequency of each class among generated samples."""
+    """The bar chart of the z-dimension study: frequency of each class among generated samples."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

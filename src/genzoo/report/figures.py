@@ -1,5 +1,5 @@
 """Pictures of autoencoders and VAEs: reconstructions, and for 2-D latents the decoded manifold
-and the test encodings coloured by label (Kingma & Welling 2014, Fig. 4; SEEDS 002)."""
+and the test encodings coloured by label (Kingma & Welling 2014, Fig. 4)."""
 from __future__ import annotations
 
 import io

@@ -1,4 +1,4 @@
-"""``genzoo experiment zdim``: the z-dimension experiment of SEEDS 003.
+"""``genzoo experiment zdim``: the z-dimension experiment: does a small z collapse onto a few digits?
 
 One dcgan per z_dim, same seed, same data order, each with its fixed noise batch rendered over
 training. Afterwards, 10,000 samples per model are classified by the evaluation classifier:
@@ -18,30 +18,25 @@ import numpy as np
 import torch
 
 from genzoo.training import checkpoint
-from genzoo.training.build import build_algo
 from genzoo.io import atomic_write_bytes
 from genzoo.metrics.classifier import extractor_key, load_classifier
-from genzoo.config import Config, load_recipe
-from genzoo.data import to_uint8
+from genzoo.config import load_recipe
 from genzoo.errors import GenzooError
-from genzoo.metrics import frechet_distance, gaussian_stats, mode_histogram
+from genzoo.metrics import fid, mode_histogram
 from genzoo.metrics.features import extract, reference
-from genzoo.run import ckpt_dir
+from genzoo.run import Run, generate_uint8
+from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.loop import train
 
 
-def _fixed_batch_predictions(run: Path, shape: tuple, net, n_grid: int, seed: int):
-    """Predicted class of every fixed-noise cell at every kept checkpoint, [(step, (n_grid,))],
-    and the algo as loaded from the last (final) checkpoint."""
-    out, algo = [], None
-    for path in checkpoint.list_checkpoints(ckpt_dir(run)):
-        state, meta = checkpoint.load(path)
-        algo = build_algo(Config.from_dict(meta["config"]), shape, torch.device("cpu"))
-        algo.load_state_dict(state["algo"])
+def _fixed_batch_predictions(run: Run, net, n_grid: int, seed: int):
+    """Predicted class of every fixed-noise cell at every kept checkpoint, [(step, (n_grid,))]."""
+    out = []
+    for path in run.checkpoints:
+        algo = run.algo_at(path)
         z = algo.sample_z(n_grid, torch.Generator().manual_seed(seed + 1))  # the loop's fixed noise
-        pred = extract(net, to_uint8(algo.generate(z)).cpu()).probs.argmax(1)
-        out.append((meta["step"], pred))
-    return out, algo
+        out.append((checkpoint.step_of(path), extract(net, generate_uint8(algo, z)).probs.argmax(1)))
+    return out
 
 
 def flicker(preds: list[tuple[int, np.ndarray]]) -> float:
@@ -73,16 +68,13 @@ def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None 
         run = out / f"zdim-{d}"
         if checkpoint.latest(ckpt_dir(run)) is None:
             train(cfg, run, progress=progress)
-        meta = json.loads(checkpoint.latest(ckpt_dir(run)).read_text())
-        shape = tuple(meta["data_shape"])
-        preds, algo = _fixed_batch_predictions(run, shape, net, cfg.train.n_grid, seed)
-        z = algo.sample_z(n, torch.Generator().manual_seed(seed + 7))
-        feats = extract(net, torch.cat([to_uint8(algo.generate(c)).cpu() for c in z.split(500)]))
+        r = Run.open(run)
+        preds = _fixed_batch_predictions(r, net, cfg.train.n_grid, seed)
+        feats = extract(net, r.sample(n, seed + 7))
         h = mode_histogram(feats.probs.argmax(1), feats.probs.shape[1])
-        fid = frechet_distance(*gaussian_stats(feats.feats), *gaussian_stats(ref.feats)) if n > feats.feats.shape[1] \
-            else float("nan")
+        score = fid(feats.feats, ref.feats) if n > feats.feats.shape[1] else float("nan")
         rows.append({"z_dim": d, "counts": h["counts"], "kl_to_uniform": h["kl_to_uniform"],
-                     "classes_covered": h["classes_covered"], f"fid[{stamp['extractor']}]": fid,
+                     "classes_covered": h["classes_covered"], f"fid[{stamp['extractor']}]": score,
                      "flicker": flicker(preds), "n": n, "steps": steps, "seed": seed})
     result = {"dataset": dataset, "extractor": stamp["extractor"], "reference": stamp["reference"], "rows": rows,
               "class_names": stamp["class_names"]}
@@ -104,7 +96,7 @@ def report(result: dict) -> str:
     lines += ["", f"Summary ({result['rows'][0]['steps']} steps each, seed {result['rows'][0]['seed']}, "
                   f"{result['rows'][0]['n']} samples per model): all classes covered for z_dim "
                   f"{full or 'none'}; some class below 1% for z_dim {collapsed or 'none'}; the least uniform "
-                  f"histogram is z_dim={worst['z_dim']} (KL {worst['kl_to_uniform']:.3f}). SEEDS 003 observed that "
+                  f"histogram is z_dim={worst['z_dim']} (KL {worst['kl_to_uniform']:.3f}). The expectation from DCGAN practice: "
                   "100 and 10 cover all digits while 2 and 1 collapse onto a few."]
     return "\n".join(lines) + "\n"
 
@@ -131,7 +123,7 @@ def _figure(result: dict, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-# -- ``genzoo experiment wgan-signal``: does a loss track sample quality? (SEEDS 003's open question) --------
+# -- ``genzoo experiment wgan-signal``: does a loss track sample quality? (can training be judged without looking at samples?) --------
 def _signal_at(log: Path, key: str, step: int, window: int) -> float:
     """Mean of a logged scalar over the ``window`` steps up to ``step`` (losses are noisy per step)."""
     vals = []
@@ -170,15 +162,12 @@ def wgan_signal(recipes: list[str], steps: int, dataset: str, out: Path, root: s
             train(cfg, run, resume=last is not None, progress=progress)
         signal = "wasserstein" if cfg.loss.name in ("wgan", "wgan-gp") else "loss_d"
         series = []
-        for path in checkpoint.list_checkpoints(ckpt_dir(run)):
-            state, meta = checkpoint.load(path)
-            algo = build_algo(Config.from_dict(meta["config"]), tuple(meta["data_shape"]), torch.device("cpu"))
-            algo.load_state_dict(state["algo"])
-            z = algo.sample_z(n, torch.Generator().manual_seed(seed + 7))
-            f = extract(clf[0], torch.cat([to_uint8(algo.generate(c)).cpu() for c in z.split(500)]))
-            fid = frechet_distance(*gaussian_stats(f.feats), *gaussian_stats(ref.feats))
-            series.append({"step": meta["step"], "fid": fid,
-                           "signal": _signal_at(run / "log.jsonl", signal, meta["step"], every)})
+        r = Run.open(run, "cpu")
+        for path in r.checkpoints:
+            algo, step = r.algo_at(path), checkpoint.step_of(path)
+            f = extract(clf[0], generate_uint8(algo, algo.sample_z(n, torch.Generator().manual_seed(seed + 7))))
+            series.append({"step": step, "fid": fid(f.feats, ref.feats),
+                           "signal": _signal_at(run / "log.jsonl", signal, step, every)})
         rho = _spearman([s["signal"] for s in series], [s["fid"] for s in series])
         rows.append({"recipe": recipe, "signal": signal, "spearman": rho, "series": series, "steps": steps})
     result = {"dataset": dataset, "extractor": stamp["extractor"], "n": n, "rows": rows}

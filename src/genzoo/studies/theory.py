@@ -1,4 +1,4 @@
-"""The GAN theory lab (SEEDS 004): small numerical checks of the theorems, each with a figure.
+"""The GAN theory lab (Goodfellow et al. 2014, Sec. 4): small numerical checks of the theorems, each with a figure.
 
 optimal-d    for fixed p_data and p_g, the trained D matches D*(x) = p_data / (p_data + p_g)
              (Goodfellow et al. 2014, Prop. 1)

@@ -24,6 +24,11 @@ from genzoo.io import atomic_write_bytes, sha256
 _NAME = re.compile(r"^step_(\d{6,})\.json$")
 
 
+def ckpt_dir(run: Path) -> Path:
+    """Where a run directory keeps its checkpoints."""
+    return Path(run) / "checkpoints"
+
+
 # -- nested state <-> (JSON skeleton, flat tensors) ---------------------------------------
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
     if torch.is_tensor(obj):

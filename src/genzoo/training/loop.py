@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset, to_uint8
 from genzoo.training.watch import Alert, Monitor
 from genzoo.errors import GenzooError
-from genzoo.run import ckpt_dir
+from genzoo.io import atomic_write_bytes
+from genzoo.training.checkpoint import ckpt_dir
 
 
 class Interrupted(GenzooError):
@@ -63,6 +65,7 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
     data = dataset_for(cfg)
     check_labels(cfg, data)
     algo = build_algo(cfg, data.sample_shape)
+    _record_shape(cfg, data.sample_shape)
     sampler = BatchSampler(len(data), T.batch_size, seed=T.seed)
     start = _resume(run, algo, sampler) if resume else _new_run(run, cfg)
     if start >= T.steps:
@@ -121,6 +124,15 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
                               f"Continue with: genzoo train --resume {run}")
     make_progress_gif(run)
     return run
+
+
+def _record_shape(cfg: Config, shape: tuple[int, ...]) -> None:
+    """config.yaml says what the data became: image size and channels (pix2pix: the target's channels)."""
+    if len(shape) == 3:
+        cfg.data.channels = cfg.data.channels or shape[0]
+        cfg.data.image_size = cfg.data.image_size or shape[-1]
+    elif len(shape) == 4:
+        cfg.data.image_size = cfg.data.image_size or shape[-1]
 
 
 def _one_step(algo: Algo, next_batch, n_critic: int) -> dict:
@@ -198,8 +210,8 @@ def _new_run(run: Path, cfg: Config) -> int:
     if checkpoint.latest(ckpt_dir(run)) is not None:
         raise GenzooError(f"{run} already holds a run; continue it with --resume {run} or choose another --out")
     (run / "samples").mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(cfg.to_yaml())
-    (run / "log.jsonl").write_text("")
+    atomic_write_bytes(run / "config.yaml", cfg.to_yaml().encode())
+    atomic_write_bytes(run / "log.jsonl", b"")
     return 0
 
 
@@ -228,11 +240,14 @@ def _trim_log(path: Path, step: int, keep_events: bool = False) -> None:
         return
     keep = []
     for ln in path.read_text().splitlines():
-        if ln.strip():
-            rec = json.loads(ln)
-            if rec.get("step", 0) <= step or (keep_events and "event" in rec):
-                keep.append(ln)
-    path.write_text("".join(ln + "\n" for ln in keep))
+        try:
+            rec = json.loads(ln) if ln.strip() else None
+        except ValueError:
+            warnings.warn(f"{path}: dropped a damaged line (a write cut short by a crash)", stacklevel=2)
+            continue
+        if rec is not None and (rec.get("step", 0) <= step or (keep_events and "event" in rec)):
+            keep.append(ln)
+    atomic_write_bytes(path, "".join(ln + "\n" for ln in keep).encode())
 
 
 def _rng_state() -> dict:

@@ -1,0 +1,77 @@
+"""The Python API's entry point for training: ``genzoo.train(recipe, ...) -> Run``.
+
+The CLI's `genzoo train` is a thin call into ``train`` below, so a notebook and the command line
+build the same config, validate it the same way and write the same run directory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genzoo.config import Config, load_config_file, load_recipe
+from genzoo.errors import GenzooError
+from genzoo.io import atomic_write_bytes
+from genzoo.run import Run
+
+# keyword argument -> config key, for the settings people change most
+SHORTCUTS = {"dataset": "data.dataset", "data_root": "data.root", "task": "data.task", "strict": "data.strict",
+             "steps": "train.steps", "batch_size": "train.batch_size", "seed": "train.seed",
+             "precision": "train.precision", "device": "train.device"}
+RESUMABLE = ("steps", "precision", "device")  # what may change when a run is continued
+
+
+def default_out(cfg: Config) -> Path:
+    return Path(f"runs/{cfg.recipe}-{cfg.data.dataset.replace(':', '-').replace('/', '_')}")
+
+
+def make_config(recipe: str | Config, overrides: dict[str, Any] | list[str] | None = None, **settings) -> Config:
+    """A recipe's config (a name from ``list_recipes()`` or a Config) with ``settings`` (see SHORTCUTS) and
+    ``overrides`` ({"model.z_dim": 10} or ["model.z_dim=10"], as --set) applied and checked."""
+    cfg = recipe if isinstance(recipe, Config) else load_recipe(recipe, settings.pop("dataset", None))
+    for name, value in settings.items():
+        if name not in SHORTCUTS:
+            raise GenzooError(f"unknown setting '{name}'; valid: {', '.join(SHORTCUTS)} (others go in overrides=)")
+        if value is not None:
+            cfg.set(SHORTCUTS[name], value)
+    if isinstance(overrides, dict):
+        for key, value in overrides.items():
+            cfg.set(key, value)
+    else:
+        cfg.apply_overrides(list(overrides or []))
+    return cfg
+
+
+def train(recipe: str | Config | None = None, *, out: str | Path | None = None, resume: str | Path | None = None,
+          overrides: dict[str, Any] | list[str] | None = None, progress: bool = True, **settings) -> Run:
+    """Train a recipe (or continue a run with ``resume=RUN_DIR``) and return the ``Run``.
+
+    ``settings``: dataset, data_root, task, strict, steps, batch_size, seed, precision, device.
+    ``overrides``: any other config key, e.g. {"model.z_dim": 10}.
+    """
+    from genzoo.data import parse_spec
+    from genzoo.training.loop import train as train_loop
+
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg = load_config_file(run_dir / "config.yaml")
+        if recipe is not None and recipe != cfg.recipe:
+            raise GenzooError(f"{run_dir} is a '{cfg.recipe}' run; drop the recipe name when resuming")
+        fixed = [k for k, v in settings.items() if v is not None and k not in RESUMABLE]
+        if fixed or out is not None or overrides:
+            raise GenzooError("when resuming only --steps, --precision, --device and --quiet may change; got "
+                              + ", ".join(fixed + ["--out"] * (out is not None) + ["--set"] * bool(overrides)))
+        for k in RESUMABLE:
+            if settings.get(k) is not None:
+                cfg.set(SHORTCUTS[k], settings[k])
+        if any(settings.get(k) is not None for k in RESUMABLE):
+            atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
+    else:
+        if recipe is None:
+            raise GenzooError("name a recipe (see `genzoo list`) or pass --resume RUN_DIR")
+        cfg = make_config(recipe, overrides, **settings)
+        parse_spec(cfg.data.dataset)  # fail before creating the run directory
+        run_dir = Path(out) if out is not None else default_out(cfg)
+    from genzoo.algos.base import resolve_device
+    resolve_device(cfg.train.device)  # a device that is not there fails before any work
+    train_loop(cfg, run_dir, resume=resume is not None, progress=progress)
+    return Run.open(run_dir)
