@@ -16,13 +16,7 @@ def _add_experiment(sub) -> None:
     esub = p.add_subparsers(dest="name", required=True, metavar="NAME")
     z = esub.add_parser("zdim", help="the z-dimension sweep (mode collapse against z_dim)")
     z.add_argument("--dims", default="100,50,10,2,1", help="comma list of z dimensions (default 100,50,10,2,1)")
-    z.add_argument("--steps", type=int, default=3000, help="steps per model (default 3000)")
-    z.add_argument("--dataset", default="mnist")
-    z.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
-    z.add_argument("--n", type=int, default=10_000, help="samples classified per model (default 10000)")
-    z.add_argument("--seed", type=int, default=0)
-    z.add_argument("--out", default="runs/zdim", help="output folder (default runs/zdim); finished runs are reused")
-    z.add_argument("--quiet", action="store_true")
+    _study_args(z, 3000, 10_000, "runs/zdim", "steps per model", "samples classified per model")
     w = esub.add_parser("wgan-signal", help="does the critic's Wasserstein estimate track sample quality?",
                         description="Train wgan (and, for contrast, dcgan) with checkpoints at 10 points; at each, "
                                     "fid[lenet-*] on --n samples and the training signal averaged over the interval "
@@ -30,13 +24,18 @@ def _add_experiment(sub) -> None:
                                     "loss otherwise. Writes wgan_signal.png/.json and prints Spearman's rank "
                                     "correlation of signal and FID per recipe.")
     w.add_argument("--recipes", default="wgan,dcgan", help="comma list (default wgan,dcgan)")
-    w.add_argument("--steps", type=int, default=2000, help="steps per recipe (default 2000)")
-    w.add_argument("--dataset", default="mnist")
-    w.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
-    w.add_argument("--n", type=int, default=2000, help="samples per FID (default 2000)")
-    w.add_argument("--seed", type=int, default=0)
-    w.add_argument("--out", default="runs/wgan-signal", help="output folder; finished runs are reused")
-    w.add_argument("--quiet", action="store_true")
+    _study_args(w, 2000, 2000, "runs/wgan-signal", "steps per recipe", "samples per FID")
+
+
+def _study_args(p, steps: int, n: int, out: str, steps_help: str, n_help: str) -> None:
+    """The options every study shares."""
+    p.add_argument("--steps", type=int, default=steps, help=f"{steps_help} (default {steps})")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
+    p.add_argument("--n", type=int, default=n, help=f"{n_help} (default {n})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=out, help=f"output folder (default {out}); finished runs are reused")
+    p.add_argument("--quiet", action="store_true")
 
 
 def _add_theory(sub) -> None:

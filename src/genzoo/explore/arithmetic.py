@@ -64,13 +64,11 @@ def set_from_seeds(algo, seeds: list[int]) -> torch.Tensor:
 @torch.no_grad()
 def class_latents(algo, classifier, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n prior draws and the class the evaluation classifier gives each decoded sample. ((n, D), (n,))"""
-    from genzoo.data import to_uint8
     from genzoo.metrics.features import extract
+    from genzoo.run import generate_uint8
 
     z = algo.sample_z(n, torch.Generator().manual_seed(seed)).cpu()
-    pred = torch.cat([torch.from_numpy(extract(classifier, to_uint8(algo.generate(c)).cpu()).probs.argmax(1))
-                      for c in z.split(1000)])
-    return z, pred
+    return z, torch.from_numpy(extract(classifier, generate_uint8(algo, z)).probs.argmax(1))
 
 
 def set_from_class(algo, label: int, n: int, classifier=None, seed: int = 0) -> tuple[torch.Tensor, int]:
