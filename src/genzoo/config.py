@@ -109,6 +109,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     keep_ckpts: int = 3              # how many periodic checkpoints to keep (0 = all)
     n_grid: int = 64                 # fixed-noise samples rendered in each grid
+    report: bool = True              # write report.html into the run at each checkpoint and at the end
 
 
 @dataclass

@@ -10,10 +10,10 @@ import os
 import sys
 import warnings
 
-from genzoo.cli import diagnose, evaluate, explore, sample, studies, train
+from genzoo.cli import diagnose, evaluate, explore, report, sample, studies, train
 
 EXIT_USER = 2
-GROUPS = (train, sample, evaluate, explore, diagnose, studies)
+GROUPS = (train, sample, evaluate, explore, diagnose, studies, report)
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     for group in GROUPS:
         group.add(sub)
     order = ["train", "sample", "evaluate", "classifier", "inception", "interpolate", "theory", "diagnose",
-             "traverse", "experiment", "invert", "translate", "latents", "arithmetic", "list"]
+             "traverse", "experiment", "invert", "translate", "latents", "arithmetic", "list",
+             "report", "compare"]
     sub._choices_actions.sort(key=lambda a: order.index(a.dest) if a.dest in order else len(order))
     return ap
 

@@ -117,13 +117,23 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
                 render(algo, fixed_z, data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
             if step % T.ckpt_every == 0 or step == T.steps:
                 save(step)
+                if T.report and step < T.steps:
+                    _report(run)
             bar.update(1)
         if stop.signum is not None:
             save(step)
             raise Interrupted(f"interrupted at step {step}; checkpoint saved. "
                               f"Continue with: genzoo train --resume {run}")
     make_progress_gif(run)
+    if T.report:
+        _report(run)
     return run
+
+
+def _report(run: Path) -> None:
+    """report.html beside the run's files; a failure only warns (imported here: the report sits above the loop)."""
+    from genzoo.report.html import write_quietly
+    write_quietly(run)
 
 
 def _record_shape(cfg: Config, shape: tuple[int, ...]) -> None:

@@ -1,0 +1,326 @@
+"""`genzoo report`: one self-contained HTML page for one run or several.
+
+Everything is inside the file: images as base64 data URIs, curves as inline SVG drawn by matplotlib. The page
+needs no network, no server and no JavaScript. The page is rendered from ``templates/report.html.j2``.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from genzoo.errors import GenzooError
+from genzoo.report import compare
+
+# Curves: (title, test on a key), in the order the page shows them; the first group that claims a key wins.
+GROUPS = [
+    ("Losses", lambda k: k.startswith("loss")),
+    ("ELBO, reconstruction and KL", lambda k: k in ("elbo", "rec", "kl", "iwae", "beta")),
+    ("L1 (pix2pix)", lambda k: k == "l1"),
+    ("Wasserstein estimate", lambda k: "wasserstein" in k),
+    ("D outputs", lambda k: k in ("d_real", "d_fake")),
+    ("Gradient norms", lambda k: "grad_norm" in k or k == "gp"),
+    ("Learning rates", lambda k: k.startswith("lr")),
+    ("Throughput (images/s)", lambda k: k == "img_per_s"),
+    ("Watcher signals", lambda k: True),
+]
+EVENT_COLORS = {"rollback": "tab:green", "d_saturated": "tab:red", "vanishing_g_gradient": "tab:purple",
+                "mode_collapse": "tab:orange", "divergence": "black", "oscillation": "tab:brown"}
+RUN_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+              "tab:gray", "tab:olive", "tab:cyan"]
+FILMSTRIP_MAX = 16
+PICTURES = [("modes.png", "Class histogram of samples (modes.png)"),
+            ("toy.png", "Samples on the 2-D mixture (toy.png)"),
+            ("reconstructions.png", "Reconstructions (reconstructions.png)"),
+            ("diagnostics.png", "Watcher signals (diagnostics.png)")]
+
+
+# -- small pieces -----------------------------------------------------------------------------------
+def data_uri(path: Path) -> str:
+    mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    return f"data:{mime.get(path.suffix.lower(), 'application/octet-stream')};base64," + \
+        base64.b64encode(path.read_bytes()).decode()
+
+
+def _svg(fig) -> str:
+    import matplotlib.pyplot as plt
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    s = buf.getvalue()
+    return s[s.index("<svg"):]  # drop the XML prologue and doctype: the SVG sits inside HTML
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "genzoo", "font.size": 8})
+    return plt
+
+
+def group_keys(keys: list[str]) -> list[tuple[str, list[str]]]:
+    """Scalar names grouped for plotting, in the page's order (only groups that have a key)."""
+    out, taken = [], set()
+    for title, test in GROUPS:
+        ks = [k for k in keys if k not in taken and test(k)]
+        taken.update(ks)
+        if ks:
+            out.append((title, ks))
+    return out
+
+
+def scalar_keys(rows: list[dict]) -> list[str]:
+    keys = []
+    for r in rows:
+        for k, v in r.items():
+            if k != "step" and k not in keys and (v is None or isinstance(v, (int, float))):
+                keys.append(k)
+    return keys
+
+
+def curves(series: list[tuple[str, list[dict], list[dict]]]) -> list[dict]:
+    """One SVG per group of scalars. ``series``: (run name, log rows, events) per run; one run plots each key,
+    several overlay each key per run. Alerts and rollbacks are vertical dashed lines."""
+    keys = []
+    for _, rows, _ in series:
+        keys += [k for k in scalar_keys(rows) if k not in keys]
+    if not keys:
+        return []
+    plt = _pyplot()
+    several = len(series) > 1
+    figs = []
+    for title, ks in group_keys(keys):
+        fig, ax = plt.subplots(figsize=(6.4, 2.6), dpi=100)
+        for ri, (name, rows, events) in enumerate(series):
+            for ki, k in enumerate(ks):
+                pts = [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float)) and "step" in r]
+                if not pts:
+                    continue
+                xs, ys = zip(*pts)
+                style = dict(color=RUN_COLORS[ri % 10], ls=("-", "--", ":", "-.")[ki % 4]) if several else {}
+                label = f"{name}: {k}" if several else k
+                ax.plot(xs, ys, lw=1.2, label=label, marker="." if len(xs) < 20 else None, **style)
+        marked = set()
+        for ri, (name, rows, events) in enumerate(series):
+            for e in events:
+                what = e.get("alert") or e.get("event")
+                label = None if what in marked else what
+                marked.add(what)
+                ax.axvline(e.get("step", 0), color=EVENT_COLORS.get(what, "tab:red"), ls="--", lw=1, label=label)
+        ymin, ymax = ax.get_ylim()
+        if ks and all(k in ("img_per_s",) or "grad_norm" in k for k in ks) and ymin > 0 and ymax / ymin > 100:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        figs.append({"title": title, "names": ks, "svg": _svg(fig)})
+    return figs
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def git_commit(path: Path) -> str | None:
+    """The commit of the git checkout holding the run folder, if any (with '+dirty' for local changes)."""
+    try:
+        sha = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "-uno"], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        return sha.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _steps_of(path: Path) -> int:
+    m = re.search(r"(\d+)", path.stem)
+    return int(m.group(1)) if m else 0
+
+
+# -- one run ------------------------------------------------------------------------------------------
+def summary(run) -> dict:
+    """Everything the page shows about one run, with a list of what is missing."""
+    import torch
+    from genzoo import __version__
+
+    p, cfg = run.path, run.cfg
+    missing = []
+    try:
+        rows, events = run.log, run.events
+    except GenzooError:
+        rows, events = [], []
+        missing.append("log.jsonl (no training steps logged yet)")
+    if not rows and not missing:
+        missing.append("logged steps in log.jsonl (the run has not reached its first log line)")
+    ckpts = run.checkpoints
+    meta = {}
+    if ckpts:
+        try:
+            meta = json.loads(ckpts[-1].read_text())
+        except (OSError, ValueError):
+            missing.append(f"a readable checkpoint ({ckpts[-1].name} is damaged)")
+    else:
+        missing.append("checkpoints (none saved yet: the model cannot be sampled or evaluated)")
+    try:
+        metrics = run.metrics
+    except GenzooError as e:
+        metrics = None
+        missing.append(f"metrics ({e})")
+    else:
+        if metrics is None:
+            missing.append(f"metrics.json (run `genzoo evaluate {p}` to measure the model)")
+    samples = sorted((p / "samples").glob("step_*.png"), key=_steps_of) if (p / "samples").is_dir() else []
+    if not samples:
+        missing.append("sample grids (samples/step_*.png)")
+
+    step = meta.get("step") if meta else None
+    last_logged = rows[-1]["step"] if rows else None
+    rates = [r["img_per_s"] for r in rows if isinstance(r.get("img_per_s"), (int, float))]
+    wall = None
+    times = [f.stat().st_mtime for f in [p / "log.jsonl", *ckpts] if f.exists()]
+    if (p / "config.yaml").exists() and times:
+        wall = max(times) - (p / "config.yaml").stat().st_mtime
+    header = [
+        ("recipe", cfg.recipe + (f" — {cfg.description}" if cfg.description else "")),
+        ("family", run.kind),
+        ("dataset", cfg.data.dataset + (f" (task {cfg.data.task})" if cfg.data.task else "")),
+        ("steps", f"{step if step is not None else '—'} saved, {last_logged if last_logged is not None else '—'} "
+                  f"logged, of {cfg.train.steps}"),
+        ("batch size", cfg.train.batch_size),
+        ("wall time", f"≈ {_duration(wall)} (config.yaml to the last write; includes pauses between resumes)"
+         if wall is not None and wall >= 0 else "not derivable"),
+        ("images/s", f"{sum(rates) / len(rates):.0f} mean, {rates[-1]:.0f} last" if rates else "not logged"),
+        ("device / precision", f"{cfg.train.device} / {cfg.train.precision} (as configured)"),
+        ("genzoo", f"{meta.get('genzoo_version', '?')} (trained), {__version__} (report)"),
+        ("torch", f"{torch.__version__} (report)"),
+        ("git commit", git_commit(p) or "not in a git checkout"),
+        ("command line", "not recorded by the run"),
+        ("run folder", str(p.resolve())),
+    ]
+    if len(samples) > FILMSTRIP_MAX:  # evenly spaced, always keeping the first and the last
+        idx = sorted({round(i * (len(samples) - 1) / (FILMSTRIP_MAX - 1)) for i in range(FILMSTRIP_MAX)})
+        strip = [samples[i] for i in idx]
+    else:
+        strip = samples
+    metric_rows = []
+    for k, e in ((metrics or {}).get("metrics", {}) or {}).items():
+        v = compare.metric_value(e)
+        extra = {}
+        if isinstance(e, dict):
+            extra = {kk: vv for kk, vv in e.items() if kk not in ("value", "genzoo_version", *compare.STAMP)
+                     and not isinstance(vv, (list, dict))}
+        metric_rows.append({"name": k, "value": v, "shown": compare.fmt(v), "raw": "" if v is None else repr(v),
+                            "stamp": compare.stamp(e), "extra": ", ".join(f"{a}={compare.fmt(b) if isinstance(b, float) else b}"
+                                                                          for a, b in extra.items()),
+                            "floor": (e.get("real_floor") or e.get("floor")) if isinstance(e, dict) else None})
+    pictures = [{"title": t, "src": data_uri(p / f)} for f, t in PICTURES if (p / f).is_file()]
+    if run.kind == "pix2pix" and (p / "samples.png").is_file():
+        pictures.append({"title": "Translation triplets (samples.png)", "src": data_uri(p / "samples.png")})
+    return {
+        "name": p.name, "path": str(p), "kind": run.kind, "header": header, "missing": missing,
+        "rows": rows, "events": [_event(e) for e in events],
+        "filmstrip": [{"step": _steps_of(s), "src": data_uri(s)} for s in strip],
+        "final": {"step": _steps_of(samples[-1]), "src": data_uri(samples[-1])} if samples else None,
+        "metrics": metric_rows, "metrics_head": {k: v for k, v in (metrics or {}).items() if k != "metrics"},
+        "pictures": pictures, "config": cfg.to_dict(),
+        "config_yaml": (p / "config.yaml").read_text() if (p / "config.yaml").is_file() else "",
+    }
+
+
+def _event(e: dict) -> dict:
+    kind = e.get("event", "?")
+    name = e.get("alert", kind)
+    detail = e.get("evidence") or (f"rolled back from step {e['from_step']}" if "from_step" in e else "")
+    return {"step": e.get("step"), "kind": kind, "name": name, "action": e.get("action", ""),
+            "detail": str(detail), "advice": e.get("advice", "")}
+
+
+def _duration(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m {s % 60:02d}s" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+# -- the page ---------------------------------------------------------------------------------------------
+def _env():
+    import jinja2
+    return jinja2.Environment(loader=jinja2.PackageLoader("genzoo.report", "templates"),
+                              autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                              lstrip_blocks=True)
+
+
+def render(runs) -> str:
+    """The HTML page for one ``Run`` or several."""
+    from genzoo import __version__
+    if not runs:
+        raise GenzooError("give at least one run directory")
+    infos = [summary(r) for r in runs]
+    names = compare.run_names([r.path for r in runs])
+    for i, n in zip(infos, names):
+        i["name"] = n
+    ctx = {"runs": infos, "several": len(runs) > 1, "version": __version__,
+           "made": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if len(runs) == 1:
+        ctx["title"] = f"genzoo report: {infos[0]['name']}"
+        ctx["curves"] = curves([(infos[0]["name"], infos[0]["rows"], infos[0]["events"])])
+    else:
+        ctx["title"] = f"genzoo report: {len(runs)} runs"
+        ctx["curves"] = curves([(i["name"], i["rows"], i["events"]) for i in infos])
+        t = compare.table(runs)
+        ctx["table"] = {"runs": t.runs, "columns": t.columns, "best": t.best, "notes": t.notes,
+                        "cells": [{m: {"shown": compare.fmt(v), "raw": repr(v), "stamp": s}
+                                   for m, (v, s) in c.items()} for c in t.cells]}
+        flats = [flatten(i["config"]) for i in infos]
+        keys = []
+        for f in flats:
+            keys += [k for k in f if k not in keys]
+        missing = object()
+        diff = [{"key": k, "vals": ["—" if f.get(k, missing) is missing else _show(f[k]) for f in flats]}
+                for k in keys if len({json.dumps(f.get(k, "\x00missing"), sort_keys=True, default=str)
+                                      for f in flats}) > 1]
+        ctx["diff"] = diff
+        ctx["families"] = sorted({i["kind"] for i in infos})
+    return _env().get_template("report.html.j2").render(**ctx)
+
+
+def _show(v) -> str:
+    return json.dumps(v) if not isinstance(v, str) else (v if v else "''")
+
+
+def write(runs, out: str | Path | None = None) -> Path:
+    """Write the report of ``runs`` (``Run`` objects or run folders); returns the file written.
+
+    Default ``out``: RUN/report.html for one run, ./report.html for several."""
+    from genzoo.run import Run
+    runs = [r if isinstance(r, Run) else Run.open(r) for r in runs]
+    if out is None:
+        out = runs[0].path / "report.html" if len(runs) == 1 else Path("report.html")
+    out = Path(out)
+    text = render(runs)
+    compare.write_text(out, text)
+    return out
+
+
+def write_quietly(run_dir: Path) -> Path | None:
+    """The training loop's call: write RUN/report.html; on any failure warn and go on (never stop training)."""
+    import warnings
+    try:
+        return write([run_dir])
+    except Exception as e:  # noqa: BLE001 - a report must never stop a training run
+        warnings.warn(f"report.html not written: {e}")
+        return None
