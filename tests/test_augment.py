@@ -121,6 +121,8 @@ def test_consistency_trains_with_every_conditioning(cond):
 def test_consistency_settings_are_checked():
     cfg = load_recipe("infogan-cr")
     assert cfg.loss.consistency > 0
-    cfg.set("loss.consistency_scale", 1.5)
-    with pytest.raises(GenzooError, match="consistency"):
+    with pytest.raises(GenzooError, match=r"loss.consistency_scale must be a finite number in \[0, 1\), got 1.5"):
+        cfg.set("loss.consistency_scale", 1.5)
+    cfg.loss.consistency_shift = -1  # assigned directly: build_algo checks again
+    with pytest.raises(GenzooError, match="loss.consistency_shift must be >= 0"):
         build_algo(cfg, (1, 28, 28), torch.device("cpu"))

@@ -2,19 +2,40 @@
 
 A config has fixed sections (data, model, loss, optim, train). Keys are addressed as
 ``section.field`` (``train.steps``); a bare field name is accepted when it is unique
-across sections (``--set z_dim=10``).
+across sections (``--set z_dim=10``). Every value is checked once, when it is set: its type,
+its choices (the ``Literal`` annotations) and its range (``config_values.RANGES``).
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_type_hints
 
 import yaml
 
+from genzoo.config_values import check
 from genzoo.errors import GenzooError
+
+# -- the choices; the registries they name (GAN_LOSSES, LIKELIHOODS ...) are tested to match --
+Family = Literal["gan", "vae", "ae", "pix2pix"]
+Arch = Literal["auto", "dcgan", "mlp"]
+Cond = Literal["none", "concat", "projection", "acgan", "info"]
+DNorm = Literal["batch", "layer", "none"]
+ZDist = Literal["normal", "uniform"]
+Likelihood = Literal["bernoulli", "gaussian", "cbernoulli"]
+LossName = Literal["minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "hinge"]
+Pix2PixMode = Literal["l1+cgan", "l1", "cgan", "l1+gan"]
+OptimName = Literal["adam", "rmsprop"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Task = Literal["", "ab", "folders", "gray2color", "edges", "downsample", "mask"]
+Direction = Literal["AtoB", "BtoA"]
+EdgeMethod = Literal["canny", "sobel"]
+Action = Literal["warn", "stop", "rollback"]
+AlertAction = Literal["", "warn", "stop", "rollback"]   # empty: watch.action
 
 
 @dataclass
@@ -22,20 +43,20 @@ class DataConfig:
     dataset: str = "embedded"        # dataset spec: mnist, fashion-mnist, embedded, folder:PATH, toy:ring8 ...
     root: str | None = None          # local copy of the files (--data-root); else $GENZOO_DATA, cache, download
     image_size: int | None = None    # resize images to this size; None keeps the native size
-    channels: int | None = None      # 1 or 3; None keeps the dataset's own
+    channels: Literal[1, 3] | None = None  # 1 or 3; None keeps the dataset's own
     strict: bool = False             # folder datasets: reject unreadable files instead of skipping them
     toy_samples: int = 100_000       # toy mixtures: size of the in-memory training set
-    task: str = ""                   # pix2pix pairs: ab, folders, gray2color, edges, downsample, mask
-    direction: str = "AtoB"          # pix2pix ab/folders: AtoB or BtoA
-    edges: str = "canny"             # pix2pix edges task: canny or sobel
-    scale: int = 4                   # pix2pix downsample task: 2 or 4
+    task: Task = ""                  # pix2pix pairs: ab, folders, gray2color, edges, downsample, mask
+    direction: Direction = "AtoB"    # pix2pix ab/folders: AtoB or BtoA
+    edges: EdgeMethod = "canny"      # pix2pix edges task: canny or sobel
+    scale: Literal[2, 4] = 4         # pix2pix downsample task: 2 or 4
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "auto"               # auto (dcgan for images, mlp for 2-D points), dcgan, mlp
+    arch: Arch = "auto"              # auto (dcgan for images, mlp for 2-D points), dcgan, mlp
     z_dim: int = 100
-    z_dist: str = "normal"           # normal, or uniform on [-1, 1]
+    z_dist: ZDist = "normal"         # normal, or uniform on [-1, 1]
     z_scale: float = 1.0             # noise scale: z ~ N(0, s^2) or U[-s, s] (codes are not scaled)
     z_warmup: int = 0                # training: fade the noise z in linearly over this many D steps
     g_width: int = 64                # base channel count of the dcgan nets
@@ -43,14 +64,14 @@ class ModelConfig:
     mlp_hidden: int = 256            # hidden units of the MLP nets
     mlp_layers: int = 2              # hidden layers of the MLP nets
     d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
-    d_norm: str = "batch"            # dcgan D: batch, layer (for gradient penalties) or none
+    d_norm: DNorm = "batch"          # dcgan D: batch, layer (for gradient penalties) or none
     fc_hidden: int = 0               # dcgan nets: FC hidden layer of this width in G and D (InfoGAN's: 1024)
-    cond: str = "none"               # none, concat (CGAN), projection, acgan, info (InfoGAN)
+    cond: Cond = "none"              # none, concat (CGAN), projection, acgan, info (InfoGAN)
     num_classes: int = 10            # labels 0..num_classes-1 for concat / projection / acgan
     info_cat: int = 10               # InfoGAN: classes of the categorical code
     info_cont: int = 2               # InfoGAN: continuous codes, uniform on [-1, 1]
     g_batchnorm: bool = False        # batch norm in the MLP generator's hidden layers (Ioffe & Szegedy 2015)
-    likelihood: str = "bernoulli"    # AE/VAE decoder: bernoulli, gaussian, cbernoulli (continuous Bernoulli)
+    likelihood: Likelihood = "bernoulli"  # AE/VAE decoder: bernoulli, gaussian, cbernoulli (continuous Bernoulli)
     sigma: float = 0.0               # gaussian likelihood: fixed std on [0, 1] pixels; 0 learns one per pixel
     binarize: bool = False           # AE/VAE: binarise images afresh every batch (Burda et al. 2016)
     unet_depth: int = 0              # pix2pix U-Net halvings; 0 = as many as the image size allows (max 8)
@@ -60,13 +81,13 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "nsgan"              # minimax, nsgan, lsgan, wgan, wgan-gp, hinge
+    name: LossName = "nsgan"         # minimax, nsgan, lsgan, wgan, wgan-gp, hinge
     lsgan_a: float = 0.0             # LSGAN label for fake (Mao et al. 2017, Eq. 2)
     lsgan_b: float = 1.0             # LSGAN label for real
     lsgan_c: float = 1.0             # value G wants D to believe for fake
     clip: float = 0.01               # WGAN weight clipping c (Arjovsky et al. 2017, Alg. 1)
     gp_weight: float = 10.0          # WGAN-GP lambda (Gulrajani et al. 2017, Alg. 1)
-    label_smoothing: float = 0.0     # one-sided: real target 1 - s (Salimans et al. 2016)
+    label_smoothing: float = 0.0     # one-sided: real target 1 - s, LSGAN b - s (Salimans et al. 2016)
     label_flip: float = 0.0          # probability of swapping real/fake targets in D's step
     instance_noise: float = 0.0      # std of Gaussian noise added to D's inputs (annealed to 0)
     aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
@@ -81,12 +102,12 @@ class LossConfig:
     kl_warmup: int = 0               # VAE: steps over which beta ramps up from 0 (Sonderby et al. 2016)
     iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)
     l1_weight: float = 100.0         # pix2pix lambda (Isola et al. 2017, Sec. 4.2)
-    mode: str = "l1+cgan"            # pix2pix objective: l1+cgan, l1, cgan, l1+gan (unconditional D)
+    mode: Pix2PixMode = "l1+cgan"    # pix2pix objective: l1+cgan, l1, cgan, l1+gan (unconditional D)
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adam"               # adam or rmsprop
+    name: OptimName = "adam"         # adam or rmsprop
     lr_g: float = 2e-4               # DCGAN: Radford et al. 2016, Sec. 4
     lr_d: float = 2e-4
     beta1: float = 0.5
@@ -102,8 +123,8 @@ class TrainConfig:
     batch_size: int = 64
     n_critic: int = 1                # D steps per G step (Goodfellow et al. 2014, Alg. 1: k)
     seed: int = 0
-    precision: str = "auto"          # auto (bf16 where the CPU supports it), fp32, bf16
-    device: str = "auto"             # auto, cpu, cuda
+    precision: Precision = "auto"    # auto (bf16 where the hardware has it natively), fp32, bf16, fp16
+    device: str = "auto"             # auto, cpu, cuda, cuda:N or mps
     log_every: int = 10
     sample_every: int = 250
     ckpt_every: int = 1000
@@ -123,12 +144,12 @@ class WatchConfig:
     warmup: int = 500                # no mode_collapse / oscillation alerts before this step
     osc_window: int = 600            # steps over which loss oscillation is measured
     loss_limit: float = 1000.0       # |loss| above this (or NaN/Inf) is divergence; x1000 for WGAN critics
-    action: str = "warn"             # default action of every alert: warn, stop, rollback
-    d_saturated: str = ""            # per-alert action; empty = watch.action
-    vanishing_g_gradient: str = ""
-    mode_collapse: str = ""
-    divergence: str = "stop"         # a diverged run cannot usefully continue unless rolled back
-    oscillation: str = ""
+    action: Action = "warn"          # default action of every alert: warn, stop, rollback
+    d_saturated: AlertAction = ""    # per-alert action; empty = watch.action
+    vanishing_g_gradient: AlertAction = ""
+    mode_collapse: AlertAction = ""
+    divergence: AlertAction = "stop" # a diverged run cannot usefully continue unless rolled back
+    oscillation: AlertAction = ""
     lr_factor: float = 0.1           # rollback: multiply both learning rates by this
     max_rollbacks: int = 5
 
@@ -136,7 +157,7 @@ class WatchConfig:
 @dataclass
 class Config:
     recipe: str = "dcgan"
-    family: str = "gan"              # gan, vae, ae or pix2pix
+    family: Family = "gan"           # gan, vae, ae or pix2pix
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -171,8 +192,8 @@ class Config:
     def set(self, key: str, value: Any, source: str = "--set") -> None:
         section, name = _resolve_key(key, source)
         target = getattr(self, section) if section else self
-        ftype = {f.name: f.type for f in fields(target)}[name]
-        setattr(target, name, _coerce(value, ftype, key, source))
+        full = f"{section}.{name}" if section else name
+        setattr(target, name, check(full, _hint(type(target), name), value, source))
 
     def apply_overrides(self, items: list[str]) -> None:
         for item in items:
@@ -181,10 +202,16 @@ class Config:
             key, raw = item.split("=", 1)
             self.set(key.strip(), yaml.safe_load(raw) if raw.strip() else None)
 
+    def validate(self, source: str = "config") -> None:
+        """Check every value again (for settings assigned as attributes rather than through ``set``)."""
+        for key in valid_keys():
+            section, _, name = key.rpartition(".")
+            target = getattr(self, section) if section else self
+            check(key, _hint(type(target), name), getattr(target, name), source)
+
 
 _SECTIONS = ("data", "model", "loss", "optim", "train", "watch")
 _TOP = ("recipe", "family", "description")
-
 
 def valid_keys() -> list[str]:
     keys = list(_TOP)
@@ -208,37 +235,24 @@ def _resolve_key(key: str, source: str) -> tuple[str | None, str]:
         if len(owners) > 1:
             raise GenzooError(f"{source}: '{key}' is ambiguous; use one of "
                               + ", ".join(f"{o}.{key}" for o in owners))
-    raise GenzooError(f"{source}: unknown config key '{key}'; valid keys: " + ", ".join(valid_keys()))
+    raise GenzooError(f"{source}: unknown config key '{key}'; " + _suggest(key))
 
 
-def _coerce(value: Any, ftype: str, key: str, source: str) -> Any:
-    """Check a YAML value against the dataclass field's annotation (stored as a string)."""
-    optional = "None" in ftype
-    if value is None:
-        if optional:
-            return None
-        raise GenzooError(f"{source}: '{key}' cannot be empty")
-    base = ftype.replace("| None", "").strip()
-    try:
-        if base == "bool":
-            if isinstance(value, bool):
-                return value
-            raise ValueError
-        if base == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if base == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if base == "str":
-            if isinstance(value, (dict, list)):
-                raise ValueError
-            return str(value)
-    except (ValueError, TypeError):
-        raise GenzooError(f"{source}: '{key}' expects {base}, got {value!r}") from None
-    return value
+def _suggest(key: str) -> str:
+    """The closest valid keys, compared as written and by field name alone ('zdim' -> model.z_dim)."""
+    name = key.rpartition(".")[2]
+    score = {k: max(difflib.SequenceMatcher(None, key, k).ratio(),
+                    difflib.SequenceMatcher(None, name, k.rpartition(".")[2]).ratio()) for k in valid_keys()}
+    best = max(score.values())
+    close = sorted((k for k in score if score[k] >= max(0.75, best - 0.05)), key=lambda k: -score[k])[:3]
+    if close:
+        return "did you mean " + " or ".join(close) + "?"
+    return "keys are section.field, sections " + ", ".join(_SECTIONS) + " (a run's config.yaml lists every key)"
+
+
+@functools.cache
+def _hint(cls: type, name: str) -> Any:
+    return get_type_hints(cls)[name]
 
 
 # --- recipes -------------------------------------------------------------------------

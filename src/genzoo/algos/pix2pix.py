@@ -10,7 +10,8 @@ onto the image manifold. The paper's ablation (Table 1) is the ``mode`` option:
   cgan      the adversarial term only (λ = 0)
   l1+gan    L1 plus an unconditional D that sees only the output
 
-Any objective of genzoo.losses works for the adversarial term (the paper: the non-saturating log loss).
+Any objective of genzoo.losses works for the adversarial term (the paper: the non-saturating log loss),
+with all its settings (LSGAN's labels, label smoothing and flipping, clipping, the gradient penalty).
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genzoo.algos.base import Algo, grad_norm
-from genzoo.losses import GAN_LOSSES, gradient_penalty
-from genzoo.losses.gan import mean_d_output
+from genzoo.losses import GANObjective, gradient_penalty
 from genzoo.nets.unet import set_dropout
 
 MODES = ("l1+cgan", "l1", "cgan", "l1+gan")
@@ -28,16 +28,14 @@ MODES = ("l1+cgan", "l1", "cgan", "l1+gan")
 
 class Pix2Pix(Algo):
     def __init__(self, G: nn.Module, D: nn.Module | None, opt_g: torch.optim.Optimizer,
-                 opt_d: torch.optim.Optimizer | None, *, device: torch.device, loss: str = "nsgan",
-                 mode: str = "l1+cgan", l1_weight: float = 100.0, clip: float = 0.0, gp_weight: float = 0.0,
+                 opt_d: torch.optim.Optimizer | None, *, device: torch.device,
+                 objective: GANObjective | None = None, mode: str = "l1+cgan", l1_weight: float = 100.0,
                  precision: str = "fp32", channels_last: bool = False):
         super().__init__(device, precision)
-        if mode not in MODES:
-            raise ValueError(f"unknown pix2pix mode {mode}")
         self.G, self.D, self.mode = G, D, mode
-        self.loss_name, self.loss = loss, GAN_LOSSES[loss]
+        self.objective = objective or GANObjective.create("nsgan")
+        self.loss_name, self.loss = self.objective.name, self.objective.row
         self.l1_weight = 0.0 if mode == "cgan" else l1_weight
-        self.clip, self.gp_weight = clip, gp_weight
         self.conditional_d = mode in ("l1+cgan", "cgan")
         self.nets = {"G": G} | ({"D": D} if D is not None else {})
         self.opts = {"G": opt_g} | ({"D": opt_d} if opt_d is not None else {})
@@ -56,24 +54,20 @@ class Pix2Pix(Algo):
             fake = self.G(a)
         with self.autocast():
             r, f = self._judge(a, b).float(), self._judge(a, fake).float()
-        loss = self.loss.d(r, f)
+        loss = self.objective.d_loss(r, f)
         out = {}
-        if self.gp_weight:
+        if self.objective.gp_weight:
             with self.autocast():
                 gp, _ = gradient_penalty(lambda x: self._judge(a, x).flatten(1).mean(1), b, fake.float())
-            loss = loss + self.gp_weight * gp.float()
+            loss = loss + self.objective.gp_weight * gp.float()
             out["gp"] = gp.item()
         self.opts["D"].zero_grad(set_to_none=True)
         loss.backward()
         if self.probe:
             out["grad_norm_d"] = grad_norm(self.D)
         self.opts["D"].step()
-        if self.clip:
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.clamp_(-self.clip, self.clip)
-        return out | {"loss_d": loss.item(), "d_real": mean_d_output(self.loss_name, r),
-                      "d_fake": mean_d_output(self.loss_name, f)}
+        self.objective.clip_weights(self.D)
+        return out | {"loss_d": loss.item(), **self.objective.d_scalars(r.detach(), f.detach())}
 
     def g_step(self, batch: dict) -> dict:
         a, b = self.to_input(batch["a"]), self.to_input(batch["x"])
@@ -85,7 +79,7 @@ class Pix2Pix(Algo):
         if self.D is not None:
             with self.autocast():
                 f = self._judge(a, fake).float()
-            adv = self.loss.g(f)
+            adv = self.objective.g_loss(f)
             loss = loss + adv
             out["loss_g_adv"] = adv.item()
         self.opts["G"].zero_grad(set_to_none=True)

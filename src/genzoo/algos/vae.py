@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from genzoo.algos.base import Algo
-from genzoo.losses.vae import LIKELIHOODS, decoder_mean, gaussian_kl, gaussian_log_density, iwae_bound, log_likelihood
+from genzoo.losses.vae import decoder_mean, gaussian_kl, gaussian_log_density, iwae_bound, log_likelihood
 from genzoo.nets.vae import Encoder, PixelScale
 
 
@@ -30,8 +30,6 @@ class VAE(Algo):
                  lr_half_life: int = 0,
                  precision: str = "fp32", channels_last: bool = False):
         super().__init__(device, precision)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {likelihood}")
         self.E, self.Dec, self.scale, self.z_dim = E, Dec, scale, z_dim
         self.stochastic = E.stochastic
         self.likelihood, self.beta, self.kl_warmup, self.iwae_k = likelihood, beta, kl_warmup, iwae_k

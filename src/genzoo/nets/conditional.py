@@ -22,8 +22,6 @@ MODES = ("concat", "projection", "acgan", "info")
 class ConditionalD(nn.Module):
     def __init__(self, base: nn.Module, mode: str, num_classes: int = 10, info_cat: int = 0, info_cont: int = 0):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"unknown conditioning {mode}")
         self.base, self.mode, self.num_classes = base, mode, num_classes
         self.in_shape = base.in_shape
         d = base.feature_dim

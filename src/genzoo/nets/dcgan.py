@@ -1,6 +1,6 @@
 """DCGAN generator and discriminator (Radford et al. 2016, arXiv:1511.06434).
 
-The DCGAN rules (SEEDS 001): strided convolutions in D, fractionally strided (transposed)
+The DCGAN rules (Radford et al. 2016, arXiv:1511.06434): strided convolutions in D, fractionally strided (transposed)
 convolutions in G, batch norm in both (not on G's output or D's input), no fully connected
 hidden layers, ReLU in G with tanh at the output, LeakyReLU(0.2) in D.
 
@@ -70,8 +70,6 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, channels: int = 1, size: int = 28, width: int = 64, dropout: float = 0.0, cond_dim: int = 0,
                  norm: str = "batch", fc_hidden: int = 0):
         super().__init__()
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm}")
         s0, n_down = _plan(size)
         self.in_shape, self.cond_dim = (channels, size, size), cond_dim
         ch = width

@@ -4,24 +4,24 @@ Registries are dicts filled by a decorator; adding a model family is one functio
 """
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+from typing import Any, Callable, TypeVar
 
 import torch
 
 from genzoo.algos.base import Algo, resolve_device, resolve_precision
-from genzoo.algos.gan import GAN
+from genzoo.algos.gan import GAN, GANOptions
 from genzoo.algos.vae import VAE
 from genzoo.config import Config
 from genzoo.data import Dataset, load_dataset
 from genzoo.errors import GenzooError
-from genzoo.losses import GAN_LOSSES
-from genzoo.losses.vae import LIKELIHOODS
+from genzoo.losses import GANObjective
 from genzoo.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from genzoo.nets.dcgan import _BASE as DCGAN_SIZES
-from genzoo.nets.conditional import MODES as COND_MODES
 from genzoo.nets.conditional import ConditionalD
-from genzoo.nets.dcgan import NORMS as DCGAN_NORMS
+from genzoo.nets.dcgan import _BASE as DCGAN_SIZES
 from genzoo.nets.vae import Encoder, PixelScale
+
+Opts = TypeVar("Opts")
 
 ALGOS: dict[str, Callable[[Config, Dataset, torch.device], Algo]] = {}
 
@@ -44,26 +44,33 @@ def dataset_for(cfg: Config, split: str = "train") -> Dataset:
 
 
 def build_algo(cfg: Config, data_shape: tuple[int, ...], device: torch.device | None = None) -> Algo:
-    if cfg.family not in ALGOS:
-        raise GenzooError(f"unknown model family '{cfg.family}'; valid: " + ", ".join(ALGOS))
+    cfg.validate()  # settings assigned as attributes bypass Config.set's checks
     device = device or resolve_device(cfg.train.device)
     return ALGOS[cfg.family](cfg, tuple(data_shape), device)
 
 
+def options_from(cls: type[Opts], *sections: Any, **values: Any) -> Opts:
+    """An options dataclass filled by field name from config sections (``values`` take precedence), so a new
+    option is one config field and one options field with the same name."""
+    for f in dataclasses.fields(cls):
+        owners = [s for s in sections if hasattr(s, f.name)]
+        if len(owners) > 1:
+            raise AssertionError(f"{cls.__name__}.{f.name} is in more than one config section")
+        if owners and f.name not in values:
+            values[f.name] = getattr(owners[0], f.name)
+    return cls(**values)
+
+
 def _make_optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    raise GenzooError(f"unknown optimizer '{name}'; valid: adam, rmsprop")
+    return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def _arch(cfg: Config, shape: tuple[int, ...]) -> str:
     arch, is_image = cfg.model.arch, len(shape) == 3
     if arch == "auto":
         arch = "dcgan" if is_image else "mlp"
-    if arch not in ("dcgan", "mlp"):
-        raise GenzooError(f"unknown model.arch '{arch}'; valid: auto, dcgan, mlp")
     if arch == "dcgan":
         if not is_image:
             raise GenzooError(f"model.arch=dcgan needs images, but the data has shape {shape}; use mlp")
@@ -77,14 +84,10 @@ def _arch(cfg: Config, shape: tuple[int, ...]) -> str:
 def gan_nets(cfg: Config, shape: tuple[int, ...]):
     m = cfg.model
     is_image = len(shape) == 3
-    if m.cond not in ("none",) + COND_MODES:
-        raise GenzooError(f"unknown model.cond '{m.cond}'; valid: none, " + ", ".join(COND_MODES))
     code_dim = {"none": 0, "info": m.info_cat + m.info_cont}.get(m.cond, m.num_classes)
     label_in = m.num_classes if m.cond == "concat" else 0       # the label as extra input channels of D
     if _arch(cfg, shape) == "dcgan":
         c, h, _ = shape
-        if m.d_norm not in DCGAN_NORMS:
-            raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
         G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width, fc_hidden=m.fc_hidden)
         D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in,
                                fc_hidden=m.fc_hidden)
@@ -114,35 +117,14 @@ def check_labels(cfg: Config, data: Dataset) -> None:
 
 @register("gan")
 def build_gan(cfg: Config, shape: tuple[int, ...], device: torch.device) -> GAN:
-    L, O, T = cfg.loss, cfg.optim, cfg.train
-    if L.name not in GAN_LOSSES:
-        raise GenzooError(f"unknown GAN loss '{L.name}'; valid: " + ", ".join(GAN_LOSSES))
-    if cfg.model.z_dist not in ("normal", "uniform"):
-        raise GenzooError(f"unknown model.z_dist '{cfg.model.z_dist}'; valid: normal, uniform")
-    if not cfg.model.z_scale > 0:
-        raise GenzooError(f"model.z_scale must be positive, got {cfg.model.z_scale}")
-    if cfg.model.z_warmup < 0:
-        raise GenzooError(f"model.z_warmup must not be negative, got {cfg.model.z_warmup}")
-    if L.consistency < 0 or L.consistency_shift < 0 or L.consistency_rotate < 0 or not 0 <= L.consistency_scale < 1:
-        raise GenzooError("loss.consistency and its shift/rotate must not be negative, consistency_scale in [0, 1)")
-    if T.precision not in ("auto", "fp32", "bf16"):
-        raise GenzooError(f"unknown precision '{T.precision}'; valid: auto, fp32, bf16")
+    O, T = cfg.optim, cfg.train
     G, D, conv = gan_nets(cfg, shape)
     opt_g = _make_optimizer(O.name, G.parameters(), O.lr_g, (O.beta1, O.beta2))
     opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
-    return GAN(G, D, opt_g, opt_d, L.name, z_dim=cfg.model.z_dim, device=device,
-               precision=resolve_precision(T.precision, device, conv),
-               lsgan_abc=(L.lsgan_a, L.lsgan_b, L.lsgan_c),
-               clip=L.clip if L.name == "wgan" else 0.0,
-               gp_weight=L.gp_weight if L.name == "wgan-gp" else 0.0,
-               label_smoothing=L.label_smoothing, label_flip=L.label_flip,
-               instance_noise=L.instance_noise, noise_anneal_steps=T.steps * T.n_critic,
-               ema=O.ema, channels_last=conv, cond=cfg.model.cond, num_classes=cfg.model.num_classes,
-               info_codes=(cfg.model.info_cat, cfg.model.info_cont), aux_weight=L.aux_weight,
-               info_weights=(L.info_weight_cat, L.info_weight_cont), z_dist=cfg.model.z_dist,
-               z_scale=cfg.model.z_scale, z_warmup=cfg.model.z_warmup, consistency=L.consistency,
-               consistency_aug=dict(shift=L.consistency_shift, rotate=L.consistency_rotate,
-                                    scale=L.consistency_scale, flip=L.consistency_flip))
+    options = options_from(GANOptions, cfg.loss, cfg.model, cfg.optim, loss=cfg.loss.name,
+                           noise_anneal_steps=T.steps * T.n_critic)
+    return GAN(G, D, opt_g, opt_d, options, device=device, precision=resolve_precision(T.precision, device, conv),
+               channels_last=conv)
 
 
 @register("vae")
@@ -153,14 +135,12 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
     if len(shape) != 3:
         raise GenzooError(f"the {cfg.family} recipes model images; this data has shape {shape}")
-    if m.likelihood not in LIKELIHOODS:
-        raise GenzooError(f"unknown model.likelihood '{m.likelihood}'; valid: " + ", ".join(LIKELIHOODS))
     if m.cond not in ("none", "concat"):
         raise GenzooError(f"model.cond={m.cond} is for GANs; a conditional VAE uses model.cond=concat")
     if m.binarize and m.likelihood != "bernoulli":
         raise GenzooError("model.binarize needs model.likelihood=bernoulli")
-    if L.iwae_k < 1 or (L.iwae_k > 1 and cfg.family == "ae"):
-        raise GenzooError("loss.iwae_k must be >= 1, and 1 for an autoencoder")
+    if L.iwae_k > 1 and cfg.family == "ae":
+        raise GenzooError("loss.iwae_k must be 1 for an autoencoder")
     k = m.num_classes if m.cond == "concat" else 0
     c, h, _ = shape
     if _arch(cfg, shape) == "dcgan":
@@ -182,17 +162,11 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
 @register("pix2pix")
 def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
     """U-Net G and PatchGAN D for pairs of shape (C_A, C_B, H, W) (``PairedDataset.sample_shape``)."""
-    from genzoo.algos.pix2pix import MODES, Pix2Pix
+    from genzoo.algos.pix2pix import Pix2Pix
     from genzoo.nets.patchgan import PatchGAN, auto_layers
     from genzoo.nets.unet import UNetGenerator, auto_depth
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
-    if L.mode not in MODES:
-        raise GenzooError(f"unknown loss.mode '{L.mode}'; valid: " + ", ".join(MODES))
-    if L.name not in GAN_LOSSES:
-        raise GenzooError(f"unknown GAN loss '{L.name}'; valid: " + ", ".join(GAN_LOSSES))
-    if m.d_norm not in DCGAN_NORMS:
-        raise GenzooError(f"unknown model.d_norm '{m.d_norm}'; valid: " + ", ".join(DCGAN_NORMS))
     if len(shape) != 4:
         raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
     c_a, c_b, size = shape[0], shape[1], shape[2]
@@ -207,6 +181,5 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
         D = PatchGAN(c_a + c_b if L.mode in ("l1+cgan", "cgan") else c_b, m.d_width, m.patch_layers or auto_layers(size),
                      norm=m.d_norm)
         opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
-    return Pix2Pix(G, D, opt_g, opt_d, device=device, loss=L.name, mode=L.mode, l1_weight=L.l1_weight,
-                   clip=L.clip if L.name == "wgan" else 0.0, gp_weight=L.gp_weight if L.name == "wgan-gp" else 0.0,
-                   precision=resolve_precision(T.precision, device, True), channels_last=True)
+    return Pix2Pix(G, D, opt_g, opt_d, device=device, objective=GANObjective.create(L.name, L), mode=L.mode,
+                   l1_weight=L.l1_weight, precision=resolve_precision(T.precision, device, True), channels_last=True)

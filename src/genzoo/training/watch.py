@@ -26,17 +26,19 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import torch
 
 from genzoo.algos.base import weights_finite
-from genzoo.config import Config
+from genzoo.config import Action, Config
 from genzoo.data import Dataset, to_uint8
 from genzoo.errors import GenzooError
+from genzoo.losses import GANObjective
 
 ALERTS = ("d_saturated", "vanishing_g_gradient", "mode_collapse", "divergence", "oscillation")
-ACTIONS = ("warn", "stop", "rollback")
+ACTIONS = get_args(Action)
 ADVICE = {
     "d_saturated": "D wins outright; try a lower D learning rate, fewer D steps, one-sided label smoothing "
                    "or instance noise",
@@ -47,7 +49,6 @@ ADVICE = {
     "oscillation": "the game circles instead of converging; try lower learning rates or TTUR "
                    "(a larger lr_d than lr_g)",
 }
-_PROB_LOSSES = ("minimax", "nsgan")
 OSC_SPREAD, OSC_SWINGS, OSC_REL = 8.0, 4, 0.3   # set on healthy and unstable runs (benchmarks/diagnostics.py)
 ENTROPY_MIN, DUP_MAX = 0.7, 0.5                  # mode_collapse: class entropy below / duplicates above
 
@@ -73,15 +74,8 @@ class Alert:
 
 
 def actions(cfg: Config) -> dict[str, str]:
-    """Alert name -> action, after checking every configured action is valid."""
-    W, out = cfg.watch, {}
-    for name in ALERTS:
-        a = getattr(W, name) or W.action
-        if a not in ACTIONS:
-            raise GenzooError(f"watch.{name if getattr(W, name) else 'action'}: unknown action '{a}'; "
-                              f"valid: {', '.join(ACTIONS)}")
-        out[name] = a
-    return out
+    """Alert name -> action (the config checked each when it was set)."""
+    return {name: getattr(cfg.watch, name) or cfg.watch.action for name in ALERTS}
 
 
 def oscillation_score(values: np.ndarray) -> tuple[float, int, float]:
@@ -125,10 +119,9 @@ class Monitor:
     def __init__(self, cfg: Config, algo, data: Dataset):
         self.W, self.algo, self.data = cfg.watch, algo, data
         self.actions = actions(cfg)
-        self.loss_name = cfg.loss.name
-        self.abc = (cfg.loss.lsgan_a, cfg.loss.lsgan_b)
+        self.objective = GANObjective.create(cfg.loss.name, cfg.loss)
         # a critic's scores are unbounded (WGAN-GP on MNIST reaches ~100 early on), so its limit is 1000x
-        self.loss_limit = self.W.loss_limit * (1000 if cfg.loss.name in ("wgan", "wgan-gp") else 1)
+        self.loss_limit = self.W.loss_limit * (1000 if self.objective.row.critic else 1)
         n = self.W.diversity_n if data.is_image else max(self.W.diversity_n, 1000)
         self.z = algo.sample_z(n, torch.Generator().manual_seed(cfg.train.seed + 7))
         ref = data.x[torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.train.seed + 8))[:n]]
@@ -195,23 +188,11 @@ class Monitor:
         acc_r, acc_f = s.get("acc_real"), s.get("acc_fake")
         gn = s.get("grad_norm_g")
         if acc_r is not None:
-            perfect = acc_r >= 0.99 and acc_f >= 0.99
-            if self.loss_name in _PROB_LOSSES:
-                sat = perfect and d_real > 0.95 and d_fake < 0.05
-                ev = f"D(x) = {d_real:.3f}, D(G(z)) = {d_fake:.3g}, D accuracy 100% for {{steps}} steps"
-            elif self.loss_name == "lsgan":
-                a, b = self.abc
-                sat = perfect and abs(d_real - b) < 0.1 * abs(b - a) and abs(d_fake - a) < 0.1 * abs(b - a)
-                ev = f"D(x) = {d_real:.3f} ~ b, D(G(z)) = {d_fake:.3f} ~ a, D accuracy 100% for {{steps}} steps"
-            elif self.loss_name == "hinge":
-                sat = perfect and loss_d < 0.05
-                ev = f"hinge loss of D = {loss_d:.3g} (every margin met) for {{steps}} steps"
-            else:  # a critic's separation is its distance estimate, not a failure
-                sat, ev = False, ""
+            sat, ev = self._saturated(acc_r >= 0.99 and acc_f >= 0.99, d_real, d_fake, loss_d)
             alerts += self._hold("d_saturated", sat, step, self.W.window, ev)
         if gn is not None:
             self.g_peak = max(self.g_peak, gn)
-            minimax_dead = self.loss_name == "minimax" and d_fake < 0.01
+            minimax_dead = self.objective.row.saturating and d_fake < 0.01
             flat = self.g_peak > 0 and gn < 1e-3 * self.g_peak
             ev = (f"D(G(z)) = {d_fake:.3g} < 0.01 for {{steps}} steps, |grad G| = {gn:.2g}" if minimax_dead else
                   f"|grad G| = {gn:.2g} < 1/1000 of its peak {self.g_peak:.2g} for {{steps}} steps")
@@ -226,6 +207,20 @@ class Monitor:
                                  f"({rel:.0%} of their level), crossing their mean {swings} times in "
                                  f"{len(arr)} steps, for {{steps}} steps")
         return alerts
+
+    def _saturated(self, perfect: bool, d_real: float, d_fake: float, loss_d: float) -> tuple[bool, str]:
+        """Whether D wins outright, read the way its objective's outputs read (GANLoss.kind), and the evidence."""
+        kind = self.objective.row.kind
+        if kind == "probability":
+            return (perfect and d_real > 0.95 and d_fake < 0.05,
+                    f"D(x) = {d_real:.3f}, D(G(z)) = {d_fake:.3g}, D accuracy 100% for {{steps}} steps")
+        if kind == "labels":
+            b, a = self.objective.labels
+            return (perfect and abs(d_real - b) < 0.1 * abs(b - a) and abs(d_fake - a) < 0.1 * abs(b - a),
+                    f"D(x) = {d_real:.3f} ~ b, D(G(z)) = {d_fake:.3f} ~ a, D accuracy 100% for {{steps}} steps")
+        if kind == "margin":
+            return perfect and loss_d < 0.05, f"margin loss of D = {loss_d:.3g} (every margin met) for {{steps}} steps"
+        return False, ""  # a critic's separation is its distance estimate, not a failure
 
     # -- sample probe: the fixed noise batch ----------------------------------------------
     @torch.no_grad()
@@ -282,7 +277,7 @@ def _classifier_for(spec: str, data: Dataset):
 
 # -- reading a finished run: genzoo diagnose ----------------------------------------------
 def read_log(path) -> tuple[list[dict], list[dict]]:
-    """(scalar rows, events) of a run's log.jsonl."""
+    """(scalar rows, events) of a run's log.jsonl. A last line cut short by a crash is dropped."""
     import json
     from pathlib import Path
     rows, events = [], []
@@ -296,7 +291,9 @@ def read_log(path) -> tuple[list[dict], list[dict]]:
         try:
             rec = json.loads(ln)
         except ValueError:
-            raise GenzooError(f"{path}:{i}: not a JSON line") from None
+            if i == len(lines):
+                break  # the tail of a write cut short by a crash
+            raise GenzooError(f"{path}:{i}: not a JSON line; the log is damaged") from None
         (events if "event" in rec else rows).append(rec)
     return rows, events
 
