@@ -16,7 +16,7 @@ def run_cli(*args):
 @pytest.mark.parametrize("args,needle", [
     (["train", "dcgann"], "unknown recipe 'dcgann'; valid recipes: acgan, ae, beta-vae, cgan, cgan-projection, cvae, dcgan"),
     (["train", "dcgan", "--dataset", "mnistt"], "unknown dataset 'mnistt'; valid specs: embedded"),
-    (["train", "dcgan", "--set", "model.zdim=3"], "unknown config key 'model.zdim'; valid keys:"),
+    (["train", "dcgan", "--set", "model.zdim=3"], "unknown config key 'model.zdim'; did you mean model.z_dim?"),
     (["train", "dcgan", "--set", "train.steps=abc"], "'train.steps' expects int"),
     (["train", "dcgan", "--set", "steps"], "--set expects key=value"),
     (["sample", "/nonexistent/run"], "no such run directory"),
@@ -28,10 +28,13 @@ def test_user_errors_are_one_line_exit_2(args, needle, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_unknown_key_lists_valid_names(capsys):
+def test_unknown_key_suggests_the_closest_names(capsys):
+    main(["train", "dcgan", "--set", "n_critc=2"])
+    err = capsys.readouterr().err
+    assert "did you mean train.n_critic?" in err and "model.z_dim" not in err
     main(["train", "dcgan", "--set", "bogus=1"])
     err = capsys.readouterr().err
-    assert "train.steps" in err and "model.z_dim" in err
+    assert "sections data, model, loss, optim, train, watch" in err and len(err) < 200
 
 
 def test_list_names_recipes_and_datasets():
