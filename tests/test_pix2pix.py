@@ -160,6 +160,31 @@ def test_loss_composition(mode):
     assert out["loss_g"] == pytest.approx(adv + lam * l1, rel=1e-4)
 
 
+def test_objective_settings_reach_d_and_g():
+    """LSGAN's labels, one-sided smoothing and flipping act on pix2pix's D and G as on the GAN's: D's loss is
+    0.5*(mean((r - (b - s))^2) + mean((f - a)^2)), G's adversarial term 0.5*mean((f - c)^2)."""
+    cfg = _cfg(1, ["loss.name=lsgan", "loss.lsgan_a=-1", "loss.lsgan_b=1", "loss.lsgan_c=0.5",
+                   "loss.label_smoothing=0.2", "model.g_dropout=0", "model.d_norm=none"])
+    algo = build_algo(cfg, (1, 1, 32, 32))
+    a, b = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 1, 32, 32) * 2 - 1
+    D_state = {k: v.clone() for k, v in algo.D.state_dict().items()}
+    with torch.no_grad():
+        fake = algo.G(a)
+        r, f = algo.D(torch.cat([a, b], 1)), algo.D(torch.cat([a, fake], 1))
+    out = algo.d_step({"a": a, "x": b})
+    assert out["loss_d"] == pytest.approx((0.5 * ((r - 0.8).pow(2).mean() + (f + 1).pow(2).mean())).item(), rel=1e-4)
+    algo.D.load_state_dict(D_state)
+    out = algo.g_step({"a": a, "x": b})
+    assert out["loss_g_adv"] == pytest.approx((0.5 * (f - 0.5).pow(2).mean()).item(), rel=1e-4)
+    cfg.set("loss.label_flip", 1.0)
+    cfg.set("loss.label_smoothing", 0.0)
+    flipped = build_algo(cfg, (1, 1, 32, 32))
+    flipped.G.load_state_dict(algo.G.state_dict())
+    flipped.D.load_state_dict(D_state)
+    out = flipped.d_step({"a": a, "x": b})  # every target swapped: real -> a = -1, fake -> b = 1
+    assert out["loss_d"] == pytest.approx((0.5 * ((r + 1).pow(2).mean() + (f - 1).pow(2).mean())).item(), rel=1e-4)
+
+
 def test_paired_metrics_hand_worked():
     x = torch.full((1, 3, 8, 8), 0.5)
     assert psnr(x, x + 0.1).item() == pytest.approx(20.0, abs=1e-3)          # MSE 0.01 -> 20 dB
@@ -186,8 +211,8 @@ def test_pix2pix_learns_super_resolution(tmp_path):
     def err(algo):
         return (algo.translate(b["a"]).cpu() - b["x"]).abs().mean().item()
     before = err(build_algo(cfg, test.sample_shape))
-    from genzoo.run import open_run
-    after = err(open_run(train(cfg, tmp_path / "sr", progress=False))[1])
+    from genzoo.run import Run
+    after = err(Run.open(train(cfg, tmp_path / "sr", progress=False)).algo)
     bicubic = (b["a"] - b["x"]).abs().mean().item()
     assert after < 0.3 * before and after < 1.5 * bicubic, (before, after, bicubic)
 
@@ -250,7 +275,7 @@ def test_short_colourisation_run_on_cifar_lowers_l1(tmp_path, cifar_test):
     b = test.batch(torch.arange(100))
     torch.manual_seed(0)
     before = (build_algo(cfg, test.sample_shape).translate(b["a"]) - b["x"]).abs().mean().item()
-    from genzoo.run import open_run
-    algo = open_run(train(cfg, tmp_path / "run", progress=False))[1]
+    from genzoo.run import Run
+    algo = Run.open(train(cfg, tmp_path / "run", progress=False)).algo
     after = (algo.translate(b["a"]) - b["x"]).abs().mean().item()
     assert after < 0.6 * before, (before, after)
