@@ -1,4 +1,4 @@
 """Algorithms: one training step of one model family, built from nets and losses."""
-from genzoo.algos.gan import GAN
+from genzoo.algos.gan import GAN, GANOptions
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "GANOptions"]
