@@ -3,15 +3,35 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 
 import torch
 import torch.nn as nn
 
 
 def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda where there is one, else cpu. A device that is not there is a one-line error."""
+    from genzoo.errors import GenzooError
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise GenzooError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise GenzooError(f"device '{name}' is not available: this torch sees no CUDA GPU "
+                              f"(torch {torch.__version__}); use --device cpu or auto")
+        if dev.index is not None and dev.index >= count:
+            raise GenzooError(f"device '{name}' is not available: this machine has {count} CUDA GPU(s), "
+                              f"cuda:0..cuda:{count - 1}")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise GenzooError(f"device '{name}' is not available (no Apple GPU); use --device cpu or auto")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise GenzooError(f"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps")
+    return dev
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -25,8 +45,13 @@ def bf16_supported(device: torch.device) -> bool:
 
 def resolve_precision(name: str, device: torch.device, conv: bool = True) -> str:
     """'auto' -> bf16 for conv nets where the hardware has native bf16. Small MLPs (toy data)
-    stay in fp32: there the casts cost more than the matmuls save (benchmarks/throughput.py)."""
+    stay in fp32: there the casts cost more than the matmuls save (benchmarks/throughput.py).
+    GENZOO_PRECISION=fp32|bf16 overrides what 'auto' picks (the test suite pins fp32 with it, so
+    results do not depend on whether this CPU has native bf16)."""
     if name == "auto":
+        forced = os.environ.get("GENZOO_PRECISION", "").strip().lower()
+        if forced in ("fp32", "bf16"):
+            return forced
         return "bf16" if conv and bf16_supported(device) else "fp32"
     return name
 

@@ -42,12 +42,12 @@ def toy_figure(algo, samples: torch.Tensor, centers: torch.Tensor, path: Path, t
     algo.D.eval()
     out = algo.D(grid).float().cpu()
     algo.D.train()
-    critic = algo.loss.critic or not algo.loss.uses_targets
-    heat = (out if critic else torch.sigmoid(out)).view(200, 200).numpy()
+    prob = algo.loss.probability  # log-losses: D(x) in [0, 1]; LSGAN, hinge and critics: the raw score
+    heat = algo.loss.readable(out).view(200, 200).numpy()
     fig, ax = plt.subplots(figsize=(5, 4.4), dpi=90)
     im = ax.imshow(heat, extent=(-lim, lim, -lim, lim), origin="lower", cmap="RdBu", alpha=0.75,
-                   vmin=None if critic else 0, vmax=None if critic else 1)
-    fig.colorbar(im, ax=ax, label="critic score" if critic else "D(x)")
+                   vmin=0 if prob else None, vmax=1 if prob else None)
+    fig.colorbar(im, ax=ax, label="D(x)" if prob else "D's score")
     s = samples.numpy()
     ax.scatter(s[:, 0], s[:, 1], s=2, c="k", alpha=0.4, label="generated")
     ax.scatter(centers[:, 0], centers[:, 1], s=70, marker="x", c="gold", linewidths=2, label="true modes")

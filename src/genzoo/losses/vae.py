@@ -1,7 +1,7 @@
 """Likelihoods and bounds of autoencoders and VAEs, as pure functions.
 
 Images enter in [0, 1]. The decoder emits one logit per pixel; the likelihood turns it into a
-distribution over the pixel (SEEDS 002/004; Kingma & Welling 2014, arXiv:1312.6114):
+distribution over the pixel (Kingma & Welling 2014, arXiv:1312.6114):
   bernoulli    binary pixels (dynamically binarised MNIST, Burda et al. 2016, arXiv:1509.00519)
   gaussian     N(x; sigmoid(logit), sigma^2), sigma fixed or learned (log_sigma per pixel)
   cbernoulli   the continuous Bernoulli on [0, 1] (Loaiza-Ganem & Cunningham 2019, arXiv:1907.06845)

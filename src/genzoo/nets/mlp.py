@@ -1,7 +1,7 @@
 """The MLP generator and discriminator of the 2014 GAN paper (Goodfellow et al., arXiv:1406.2661).
 
 The paper used ReLU/sigmoid units in G and maxout with dropout in D; genzoo uses ReLU in G
-and LeakyReLU (+ optional dropout) in D, following the tips in SEEDS 000 (avoid sparse
+and LeakyReLU (+ optional dropout) in D, following Goodfellow et al. 2014 and Radford et al. 2016 (avoid sparse
 gradients in D). Works for flattened images (tanh output) and 2-D points (linear output).
 """
 from __future__ import annotations

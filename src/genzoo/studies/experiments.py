@@ -22,6 +22,7 @@ from genzoo.io import atomic_write_bytes
 from genzoo.metrics.classifier import extractor_key, load_classifier
 from genzoo.config import load_recipe
 from genzoo.errors import GenzooError
+from genzoo.losses import GAN_LOSSES
 from genzoo.metrics import fid, mode_histogram
 from genzoo.metrics.features import extract, reference
 from genzoo.run import Run, generate_uint8
@@ -160,7 +161,7 @@ def wgan_signal(recipes: list[str], steps: int, dataset: str, out: Path, root: s
         last = checkpoint.latest(ckpt_dir(run))
         if last is None or checkpoint.load(last)[1]["step"] < steps:
             train(cfg, run, resume=last is not None, progress=progress)
-        signal = "wasserstein" if cfg.loss.name in ("wgan", "wgan-gp") else "loss_d"
+        signal = "wasserstein" if GAN_LOSSES[cfg.loss.name].critic else "loss_d"
         series = []
         r = Run.open(run, "cpu")
         for path in r.checkpoints:
