@@ -257,7 +257,8 @@ def _trim_log(path: Path, step: int, keep_events: bool = False) -> None:
             continue
         if rec is not None and (rec.get("step", 0) <= step or (keep_events and "event" in rec)):
             keep.append(ln)
-    atomic_write_bytes(path, "".join(ln + "\n" for ln in keep).encode())
+    # rewritten in place, not replaced: the loop's append handle must keep writing to this file
+    path.write_text("".join(ln + "\n" for ln in keep))
 
 
 def _rng_state() -> dict:
