@@ -24,6 +24,15 @@ def default_out(cfg: Config) -> Path:
     return Path(f"runs/{cfg.recipe}-{cfg.data.dataset.replace(':', '-').replace('/', '_')}")
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """A run directory that cannot be one fails before any work: an existing file, or a file on its path."""
+    for p in (run_dir, *run_dir.parents):
+        if p.exists() and not p.is_dir():
+            what = "--out" if p == run_dir else f"--out {run_dir}: its parent"
+            raise GenzooError(f"{what} {p} is an existing file, not a folder; choose a new or existing run "
+                              "directory (e.g. --out runs/NAME)")
+
+
 def make_config(recipe: str | Config, overrides: dict[str, Any] | list[str] | None = None, **settings) -> Config:
     """A recipe's config (a name from ``list_recipes()`` or a Config) with ``settings`` (see SHORTCUTS) and
     ``overrides`` ({"model.z_dim": 10} or ["model.z_dim=10"], as --set) applied and checked."""
@@ -71,7 +80,15 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         cfg = make_config(recipe, overrides, **settings)
         parse_spec(cfg.data.dataset)  # fail before creating the run directory
         run_dir = Path(out) if out is not None else default_out(cfg)
+        check_run_dir(run_dir)
     from genzoo.algos.base import resolve_device
     resolve_device(cfg.train.device)  # a device that is not there fails before any work
-    train_loop(cfg, run_dir, resume=resume is not None, progress=progress)
+    train_loop(cfg, run_dir, resume=resume is not None, progress=progress,
+               on_checkpoint=_write_report if cfg.train.report else None)
     return Run.open(run_dir)
+
+
+def _write_report(run_dir: Path) -> None:
+    """report.html beside the run's files, at each checkpoint and at the end; a failure only warns."""
+    from genzoo.report.html import write_quietly
+    write_quietly(run_dir)

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from genzoo.errors import GenzooError
+    from genzoo.io import one_line, os_error_message
     from genzoo.training.loop import Interrupted
 
     warnings.formatwarning = lambda msg, cat, *a, **k: f"genzoo: warning: {msg}\n"
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genzoo: {e}", file=sys.stderr)
         return 130
     except GenzooError as e:
-        print(f"genzoo: error: {e}", file=sys.stderr)
+        print(f"genzoo: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)
@@ -59,6 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as e:  # permissions, read-only, not a directory, exists, no space: the user's to fix
+        print(f"genzoo: error: {os_error_message(e)}", file=sys.stderr)
+        return EXIT_USER
+    except MemoryError:
+        print("genzoo: error: not enough memory; lower train.batch_size, the model widths or the sample count "
+              "(-n) and run the command again", file=sys.stderr)
+        return EXIT_USER
+    except RecursionError:
+        print("genzoo: error: an input file is nested too deeply to read (a damaged or hostile file); "
+              "check the files named on the command line", file=sys.stderr)
+        return EXIT_USER
 
 
 if __name__ == "__main__":
