@@ -10,10 +10,10 @@ import os
 import sys
 import warnings
 
-from genzoo.cli import diagnose, evaluate, explore, report, sample, studies, train
+from genzoo.cli import attack, diagnose, evaluate, explore, report, sample, studies, train
 
 EXIT_USER = 2
-GROUPS = (train, sample, evaluate, explore, diagnose, studies, report)
+GROUPS = (train, sample, evaluate, explore, diagnose, studies, report, attack)
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         group.add(sub)
     order = ["train", "sample", "evaluate", "classifier", "inception", "interpolate", "theory", "diagnose",
              "traverse", "experiment", "invert", "translate", "latents", "arithmetic", "list",
-             "report", "compare"]
+             "report", "compare", "attack", "robustness"]
     sub._choices_actions.sort(key=lambda a: order.index(a.dest) if a.dest in order else len(order))
     return ap
 

@@ -51,14 +51,22 @@ def load_classifier(key: str, device: torch.device | str = "cpu") -> tuple[LeNet
     if path is None:
         raise GenzooError(f"no evaluation classifier for '{key}'; train one with "
                           f"`genzoo classifier train --dataset {key}`")
+    return load_classifier_file(path, device)
+
+
+def load_classifier_file(path: str | Path, device: torch.device | str = "cpu") -> tuple[LeNet, dict]:
+    """A weights file written by ``train_classifier`` (plain, fine-tuned or adversarially trained)."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenzooError(f"{path}: no such classifier weights file")
     try:
         with safe_open(str(path), "pt") as fh:
             meta = json.loads(fh.metadata()["genzoo"])
         state = load_file(str(path))
-    except (SafetensorError, OSError, KeyError, ValueError) as e:
+        net = LeNet(**meta["arch"])
+        net.load_state_dict(state)
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
         raise GenzooError(f"{path}: unreadable classifier weights ({e}); retrain with `genzoo classifier train`") from None
-    net = LeNet(**meta["arch"])
-    net.load_state_dict(state)
     return net.eval().to(device), meta
 
 
@@ -73,9 +81,20 @@ def accuracy(net: LeNet, data: Dataset, batch: int = 1000) -> float:
 
 
 def train_classifier(spec: str, root: str | None = None, epochs: int | None = None, seed: int = 0,
-                     out: Path | None = None, progress: bool = True) -> tuple[Path, float]:
+                     out: Path | None = None, progress: bool = True, perturb=None, finetune: str | Path | None = None,
+                     lr: float = 2e-3, limit: int | None = None, extra_meta: dict | None = None,
+                     test_limit: int | None = None) -> tuple[Path, float]:
+    """Train (or, with ``finetune=`` a weights file, fine-tune) a LeNet on a labelled dataset.
+
+    ``perturb(net, x, y, generator) -> x`` replaces each batch (x in [-1, 1]) before the update: adversarial
+    training and corruption augmentation pass one from ``genzoo.attack.training`` (kept out of here so that
+    metrics does not import the attack layer above it). ``limit``/``test_limit`` take the first images only."""
     key = extractor_key(spec)
     train_set, test_set = load_dataset(spec, "train", root), load_dataset(spec, "test", root)
+    if limit:
+        train_set = Dataset(train_set.name, train_set.x[:limit], train_set.y[:limit], train_set.class_names)
+    if test_limit:
+        test_set = Dataset(test_set.name, test_set.x[:test_limit], test_set.y[:test_limit], test_set.class_names)
     if train_set.y is None:
         raise GenzooError(f"{spec} has no labels; a classifier needs one subfolder per class")
     epochs = epochs or EPOCHS.get(key, 15)
@@ -83,11 +102,16 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
     gen = torch.Generator().manual_seed(seed)
     c, h, _ = train_set.sample_shape
     arch = {"channels": c, "size": h, "num_classes": train_set.num_classes}
-    net = LeNet(**arch)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=5e-4)
-    bs = 128
+    if finetune:
+        net, base = load_classifier_file(finetune)
+        if base["arch"] != arch:
+            raise GenzooError(f"{finetune}: a classifier for {base['dataset']} {base['arch']}, not for {spec}")
+    else:
+        net = LeNet(**arch)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
+    bs = min(128, len(train_set))
     steps = epochs * (len(train_set) // bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     t0 = time.perf_counter()
     with tqdm(total=steps, desc=f"classifier {key}", disable=not progress, dynamic_ncols=True) as bar:
         for epoch in range(epochs):
@@ -96,6 +120,9 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
             for i in range(len(train_set) // bs):
                 b = train_set.batch(perm[i * bs:(i + 1) * bs])
                 x = random_affine(b["x"], shift=2, flip=c == 3, generator=gen)  # flips for natural images only
+                if perturb is not None:
+                    x = perturb(net, x, b["y"], gen)
+                    net.train()
                 loss = F.cross_entropy(net(x), b["y"], label_smoothing=0.05)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -108,7 +135,8 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
     from genzoo import __version__
     meta = {"dataset": spec, "key": key, "arch": arch, "test_accuracy": acc, "epochs": epochs, "seed": seed,
             "train_seconds": round(time.perf_counter() - t0, 1), "genzoo_version": __version__,
-            "extractor": f"lenet-{key}", "feature_layer": "fc (penultimate, 128-d, after ReLU)"}
+            "extractor": f"lenet-{key}", "feature_layer": "fc (penultimate, 128-d, after ReLU)",
+            **({"finetuned_from": str(finetune)} if finetune else {}), **(extra_meta or {})}
     out = Path(out) if out else cache_dir() / "classifiers" / f"lenet-{key}.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
