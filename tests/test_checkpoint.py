@@ -73,3 +73,96 @@ def test_prune_keeps_newest(tmp_path):
     checkpoint.prune(tmp_path, 2)
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step_000003.json", "step_000004.json"]
     assert len(list(tmp_path.glob("*.safetensors"))) == 2
+
+
+# -- the JSON is validated and covered by the integrity check -----------------------------------
+def _restamp(path, doc):
+    """Write ``doc`` back with a fresh meta hash, as a careful forger would."""
+    doc.pop("meta_sha256", None)
+    doc["meta_sha256"] = checkpoint._digest(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_meta_hash_covers_the_json(tmp_path):
+    _, _, state = _state()
+    path = checkpoint.save(tmp_path, 5, state, {"config": {"a": 1}, "data_shape": [1, 28, 28]})
+    doc = json.loads(path.read_text())
+    assert len(doc["meta_sha256"]) == 64
+    doc["data_shape"] = [1, 32, 32]  # edited without re-stamping
+    path.write_text(json.dumps(doc))
+    with pytest.raises(GenzooError, match="damaged or belongs to another run.*SHA-256"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d.pop("layout"), "missing layout"),
+    (lambda d: d.pop("step"), "missing step"),
+    (lambda d: d.update(step=9), "'step' is 9"),
+    (lambda d: d.update(step="5"), "wrong type"),
+    (lambda d: d.update(tensors="../../etc/passwd"), "'tensors' names"),
+    (lambda d: d.update(sha256="xyz"), "not a SHA-256"),
+    (lambda d: d.update(data_shape=[0, -1]), "data_shape"),
+    (lambda d: d.update(data_shape="big"), "data_shape"),
+    (lambda d: d.update(config=[1]), "'config' is not an object"),
+    (lambda d: d["layout"].update(extra={"__tensor__": "nope"}), "names tensor 'nope'"),
+    (lambda d: d["layout"].update(deep=json.loads("[" * 200 + "]" * 200)), "nested deeper"),
+    (lambda d: d["layout"].update({"__int__x": 1}), "layout is malformed"),
+])
+def test_schema_violations_are_one_clear_error(tmp_path, edit, match):
+    _, _, state = _state()
+    path = checkpoint.save(tmp_path, 5, state, {"config": {"a": 1}, "data_shape": [1, 28, 28]})
+    doc = json.loads(path.read_text())
+    edit(doc)
+    _restamp(path, doc)
+    with pytest.raises(GenzooError, match=match):
+        checkpoint.load(path)
+
+
+def test_recursion_bomb_is_refused(tmp_path):
+    _, _, state = _state()
+    path = checkpoint.save(tmp_path, 5, state, {})
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(GenzooError, match="damaged or belongs to another run"):
+        checkpoint.load(path)
+
+
+def _tiny_cfg(**kw):
+    from genzoo.config import load_recipe
+    cfg = load_recipe("dcgan", "embedded")
+    for k, v in {"model.g_width": 8, "model.d_width": 8, **kw}.items():
+        cfg.set(k, v)
+    cfg.data.channels, cfg.data.image_size = 1, 28
+    return cfg
+
+
+def test_check_belongs_and_check_state(tmp_path):
+    from genzoo.training.build import build_algo
+    cfg = _tiny_cfg()
+    algo = build_algo(cfg, (1, 28, 28), torch.device("cpu"))
+    path = checkpoint.save(tmp_path, 2, {"algo": algo.state_dict()},
+                           {"config": cfg.to_dict(), "data_shape": [1, 28, 28]})
+    state, meta = checkpoint.load(path, expect=cfg)
+    checkpoint.check_state(state, algo, path)
+    other = _tiny_cfg(**{"model.z_dim": 7})
+    with pytest.raises(GenzooError, match="model.z_dim=100, this run has model.z_dim=7"):
+        checkpoint.load(path, expect=other)
+    other.set("train.steps", 99999)  # steps, precision and device may change on resume
+    cfg.set("train.steps", 99999)
+    checkpoint.check_belongs(meta, cfg, (1, 28, 28))
+    with pytest.raises(GenzooError, match="shape"):
+        checkpoint.check_belongs(meta, cfg, (3, 28, 28))
+    small = build_algo(other, (1, 28, 28), torch.device("cpu"))
+    with pytest.raises(GenzooError, match="this run's is"):
+        checkpoint.check_state(state, small, path)
+    with pytest.raises(GenzooError, match="no 'algo' state"):
+        checkpoint.check_state({"x": 1}, algo, path)
+
+
+def test_damaged_latest_leaves_earlier_usable(tmp_path):
+    _, _, state = _state()
+    first = checkpoint.save(tmp_path, 1, state, {})
+    second = checkpoint.save(tmp_path, 2, state, {})
+    second.write_text("{")
+    with pytest.raises(GenzooError, match="move step_000002.json and step_000002.safetensors"):
+        checkpoint.load(second)
+    checkpoint.load(first)

@@ -62,6 +62,9 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
 
     if resume is not None:
         run_dir = Path(resume)
+        if not run_dir.is_dir():
+            raise GenzooError(f"--resume {run_dir}: no such run directory; give the --out folder of an earlier "
+                              "`genzoo train`")
         cfg = load_config_file(run_dir / "config.yaml")
         if recipe is not None and recipe != cfg.recipe:
             raise GenzooError(f"{run_dir} is a '{cfg.recipe}' run; drop the recipe name when resuming")
@@ -69,6 +72,8 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         if fixed or out is not None or overrides:
             raise GenzooError("when resuming only --steps, --precision, --device and --quiet may change; got "
                               + ", ".join(fixed + ["--out"] * (out is not None) + ["--set"] * bool(overrides)))
+        from genzoo.training.checkpoint import verify_resumable
+        verify_resumable(run_dir, cfg)  # damaged, or from another run: one line before any work
         for k in RESUMABLE:
             if settings.get(k) is not None:
                 cfg.set(SHORTCUTS[k], settings[k])

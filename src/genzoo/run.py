@@ -64,16 +64,15 @@ def translate_all(algo: Algo, a: torch.Tensor, dropout: bool = False) -> torch.T
     return torch.cat([algo.translate(c, dropout).cpu() for c in a.split(CHUNK)])
 
 
-def load_algo(path: Path, device: torch.device | str | None = None) -> tuple[Algo, dict]:
-    """The algo of one checkpoint (its JSON path), rebuilt from the config inside it. Returns (algo, meta)."""
-    state, meta = checkpoint.load(path)
-    cfg = Config.from_dict(meta["config"], source=str(path))
-    dev = resolve_device(device or cfg.train.device)
-    with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
-        torch.manual_seed(0)
-        algo = build_algo(cfg, tuple(meta["data_shape"]), dev)
-    algo.load_state_dict(state["algo"])
-    return algo, meta
+def load_algo(path: Path, device: torch.device | str | None = None, expect: Config | None = None
+              ) -> tuple[Algo, dict]:
+    """The algo of one checkpoint (its JSON path), rebuilt from the config inside it. Returns (algo, meta).
+    With ``expect`` (the run's config) a checkpoint from another run is refused in one line."""
+    meta = checkpoint.read_meta(path)
+    cfg = meta.get("config")
+    dev = resolve_device(device or (cfg.get("train", {}).get("device") if isinstance(cfg, dict)
+                                    and isinstance(cfg.get("train"), dict) else None) or "auto")
+    return checkpoint.load_model(path, dev, expect)
 
 
 class Run:
@@ -121,7 +120,7 @@ class Run:
         path = checkpoint.latest(ckpt_dir(self.path))
         if path is None:
             raise GenzooError(f"{self.path}: no checkpoint yet (train it first, or wait for the first save)")
-        return json.loads(path.read_text())
+        return checkpoint.read_meta(path)
 
     @property
     def step(self) -> int:
@@ -133,13 +132,13 @@ class Run:
 
     @cached_property
     def algo(self) -> Algo:
-        algo, meta = load_algo(checkpoint.latest(ckpt_dir(self.path)) or self._no_ckpt(), self.device)
+        algo, meta = load_algo(checkpoint.latest(ckpt_dir(self.path)) or self._no_ckpt(), self.device, self.cfg)
         self.__dict__["meta"] = meta
         return algo
 
     def algo_at(self, ckpt: Path) -> Algo:
         """The model as it was at one checkpoint (a path from ``checkpoints``)."""
-        return load_algo(ckpt, self.device)[0]
+        return load_algo(ckpt, self.device, self.cfg)[0]
 
     def _no_ckpt(self):
         raise GenzooError(f"{self.path}: no checkpoint yet (train it first, or wait for the first save)")

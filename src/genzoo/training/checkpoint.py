@@ -3,11 +3,15 @@
 ``checkpoints/step_NNNNNN.safetensors`` holds every tensor of the training state (weights,
 optimizer moments, RNG states); ``step_NNNNNN.json`` holds the config, the step, the layout
 of the nested state with tensor references, the genzoo version and the SHA-256 of the
-tensor file. Both are written to a temp file in the same folder and renamed into place; the
-JSON is written last, so a checkpoint without its JSON is never considered.
+tensor file, and ``meta_sha256``: the SHA-256 of the JSON body itself (every other field, the tensor
+file's hash included, as canonical JSON), so the metadata is covered by the same integrity check as
+the tensors. Both are written to a temp file in the same folder and renamed into place; the JSON is
+written last, so a checkpoint without its JSON is never considered. ``load`` checks the JSON against
+a schema and both hashes; ``check_belongs`` and ``check_state`` check that it belongs to a run.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,8 +22,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genzoo.config import Config
 from genzoo.errors import GenzooError
-from genzoo.io import atomic_write_bytes, sha256
+from genzoo.io import atomic_write_bytes, one_line, sha256
 
 _NAME = re.compile(r"^step_(\d{6,})\.json$")
 
@@ -56,6 +61,34 @@ def unflatten(skel: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 # -- save / load -----------------------------------------------------------------------------
+MAX_JSON_BYTES = 64 << 20   # a checkpoint's JSON is a few hundred kB; anything far larger is not one
+MAX_DEPTH = 32              # the nested state is a handful of levels deep (algo.opts.G.state.0.exp_avg)
+RESUMABLE_KEYS = ("train.steps", "train.precision", "train.device")  # may change when a run is resumed
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class CheckpointMismatch(GenzooError):
+    """The checkpoint is damaged or does not belong to the run it is loaded into."""
+
+
+def _bad(path: Path, why: str) -> CheckpointMismatch:
+    stem = path.with_suffix("").name
+    fix = (f"move {stem}.json and {stem}.safetensors out of {path.parent} to fall back to an earlier checkpoint, "
+           "or start a new run with another --out")
+    return CheckpointMismatch(f"this checkpoint is damaged or belongs to another run: {path}: {why}; {fix}")
+
+
+def _canonical(doc: dict) -> bytes:
+    """The JSON body as hashed: every field but the hash itself, keys sorted, no spaces."""
+    body = {k: v for k, v in doc.items() if k != "meta_sha256"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _digest(doc: dict) -> str:
+    """SHA-256 over the canonical JSON body and the tensor file's SHA-256 (stored in the body)."""
+    return hashlib.sha256(_canonical(doc)).hexdigest()
+
+
 def save(ckpt_dir: Path, step: int, state: dict, meta: dict) -> Path:
     """Write step_NNNNNN.{safetensors,json} atomically; returns the JSON path."""
     from genzoo import __version__
@@ -72,9 +105,11 @@ def save(ckpt_dir: Path, step: int, state: dict, meta: dict) -> Path:
     except (OSError, SafetensorError) as e:
         tmp.unlink(missing_ok=True)
         raise GenzooError(f"cannot write checkpoint {st_path}: {getattr(e, 'strerror', None) or e}; "
-                          "earlier checkpoints are intact") from None
+                          "earlier checkpoints are intact; free space or fix permissions, then resume with "
+                          "`genzoo train --resume RUN_DIR`") from None
     doc = {"genzoo_version": __version__, "step": step, "tensors": st_path.name,
            "sha256": sha256(st_path), "layout": layout, **meta}
+    doc["meta_sha256"] = _digest(doc)
     json_path = ckpt_dir / f"step_{step:06d}.json"
     atomic_write_bytes(json_path, json.dumps(doc, indent=1).encode())
     return json_path
@@ -97,25 +132,265 @@ def latest(ckpt_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load(json_path: Path) -> tuple[dict, dict]:
-    """(state, meta). Verifies the tensor file's hash, so truncation gives a clear error."""
+def _depth(obj: Any, limit: int) -> int:
+    """Nesting depth of a JSON value, walked without recursion (a hostile file cannot blow the stack)."""
+    todo, deepest = [(obj, 1)], 0
+    while todo:
+        o, d = todo.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(o, dict):
+            todo += [(v, d + 1) for v in o.values()]
+        elif isinstance(o, list):
+            todo += [(v, d + 1) for v in o]
+    return deepest
+
+
+def read_meta(json_path: Path) -> dict:
+    """A checkpoint's JSON, checked against the schema and its own SHA-256 (the tensors are not read)."""
     json_path = Path(json_path)
     try:
-        doc = json.loads(json_path.read_text())
-        st_path = json_path.with_name(doc["tensors"])
-    except (OSError, ValueError, KeyError) as e:
-        raise GenzooError(f"{json_path}: unreadable checkpoint metadata ({e.__class__.__name__})") from None
+        raw = json_path.read_bytes() if json_path.stat().st_size <= MAX_JSON_BYTES else None
+    except OSError as e:
+        raise _bad(json_path, f"cannot read it ({e.strerror or e})") from None
+    if raw is None:
+        raise _bad(json_path, f"the JSON is larger than {MAX_JSON_BYTES >> 20} MB")
+    try:
+        doc = json.loads(raw)
+    except RecursionError:
+        raise _bad(json_path, "the JSON is nested too deeply") from None
+    except ValueError as e:  # also UnicodeDecodeError
+        raise _bad(json_path, f"not valid JSON ({e.__class__.__name__})") from None
+    _check_schema(json_path, doc)
+    if doc["meta_sha256"] != _digest(doc):
+        raise _bad(json_path, "the JSON does not match its SHA-256 (edited or corrupt)")
+    return doc
+
+
+def _check_schema(path: Path, doc: Any) -> None:
+    if not isinstance(doc, dict):
+        raise _bad(path, "the JSON is not an object")
+    if _depth(doc, MAX_DEPTH) > MAX_DEPTH:
+        raise _bad(path, f"the JSON is nested deeper than {MAX_DEPTH} levels")
+    want = {"genzoo_version": str, "step": int, "tensors": str, "sha256": str, "layout": (dict, list),
+            "meta_sha256": str}
+    missing = [k for k in want if k not in doc]
+    if missing:
+        raise _bad(path, "missing " + ", ".join(missing))
+    for k, kind in want.items():
+        if not isinstance(doc[k], kind) or isinstance(doc[k], bool):
+            raise _bad(path, f"'{k}' has the wrong type ({type(doc[k]).__name__})")
+    m = _NAME.match(path.name)
+    if doc["step"] < 0 or (m and doc["step"] != int(m[1])):
+        raise _bad(path, f"'step' is {doc['step']} but the file name says {m[1] if m else 'otherwise'}")
+    if doc["tensors"] != path.with_suffix(".safetensors").name:
+        raise _bad(path, f"'tensors' names {doc['tensors']!r}, not {path.with_suffix('.safetensors').name}")
+    for k in ("sha256", "meta_sha256"):
+        if not _HEX64.match(doc[k]):
+            raise _bad(path, f"'{k}' is not a SHA-256 hex digest")
+    if "data_shape" in doc:
+        ds = doc["data_shape"]
+        if (not isinstance(ds, list) or not 1 <= len(ds) <= 4
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 65536 for d in ds)):
+            raise _bad(path, f"'data_shape' is {str(ds)[:60]}, not 1 to 4 positive sizes")
+    if "config" in doc and not isinstance(doc["config"], dict):
+        raise _bad(path, "'config' is not an object")
+
+
+def _refs(skel: Any) -> list[str]:
+    """Every tensor name the layout refers to (iterative: no recursion on hostile input)."""
+    out, todo = [], [skel]
+    while todo:
+        o = todo.pop()
+        if isinstance(o, dict):
+            if set(o) == {"__tensor__"}:
+                out.append(o["__tensor__"])
+            else:
+                todo += list(o.values())
+        elif isinstance(o, list):
+            todo += o
+    return out
+
+
+def load(json_path: Path, expect: Config | None = None) -> tuple[dict, dict]:
+    """(state, meta). The JSON is checked against its schema, and the JSON and the tensor file against the
+    SHA-256 they were saved with, so truncation, edits and stray files give one clear error. With ``expect``
+    (the run's config) the checkpoint must also belong to that run (``check_belongs``)."""
+    json_path = Path(json_path)
+    doc = read_meta(json_path)
+    if expect is not None:
+        check_belongs(doc, expect, path=json_path)
+    st_path = json_path.with_name(doc["tensors"])
     if not st_path.is_file():
-        raise GenzooError(f"{json_path}: its tensor file {st_path.name} is missing")
-    if sha256(st_path) != doc.get("sha256"):
-        raise GenzooError(f"{st_path}: checkpoint is truncated or corrupt (SHA-256 mismatch); "
-                          "delete this step's two files to fall back to an earlier checkpoint")
+        raise _bad(json_path, f"its tensor file {st_path.name} is missing")
+    try:
+        ok = sha256(st_path) == doc["sha256"]
+    except OSError as e:
+        raise _bad(st_path, f"cannot read it ({e.strerror or e})") from None
+    if not ok:
+        raise _bad(st_path, "the tensor file is truncated or corrupt (SHA-256 mismatch)")
     try:
         tensors = load_file(str(st_path))
-    except (SafetensorError, OSError) as e:
-        raise GenzooError(f"{st_path}: not a valid safetensors file ({e})") from None
-    state = unflatten(doc.pop("layout"), tensors)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise _bad(st_path, f"not a valid safetensors file ({one_line(e)[:120]})") from None
+    refs = _refs(doc["layout"])
+    absent = [r for r in refs if not isinstance(r, str) or r not in tensors]
+    if absent:
+        raise _bad(json_path, f"the layout names tensor {str(absent[0])[:60]!r}, which is not in {st_path.name}")
+    try:
+        state = unflatten(doc.pop("layout"), tensors)
+    except (ValueError, TypeError):
+        raise _bad(json_path, "the layout is malformed") from None
     return state, doc
+
+
+def check_belongs(meta: dict, cfg: Config, data_shape: tuple[int, ...] | list[int] | None = None,
+                  path: Path | str = "checkpoint") -> None:
+    """Refuse a checkpoint (its metadata) that was not written by the run of ``cfg``: another recipe, z_dim,
+    width, dataset ... (only train.steps, precision and device may differ), or another data shape."""
+    saved = meta.get("config")
+    if not isinstance(saved, dict):
+        raise _bad(Path(str(path)), "it records no config")
+    try:
+        theirs = Config.from_dict(saved, source=f"{path} config")
+    except GenzooError as e:
+        raise _bad(Path(str(path)), f"its config is invalid ({one_line(e)[:150]})") from None
+    a, b = _flat(theirs.to_dict()), _flat(cfg.to_dict())
+    diff = [k for k in sorted(set(a) | set(b)) if k not in RESUMABLE_KEYS and a.get(k) != b.get(k)
+            and not (k in ("data.image_size", "data.channels") and None in (a.get(k), b.get(k)))]
+    if diff:
+        k = diff[0]
+        raise _bad(Path(str(path)), f"it was saved with {k}={a.get(k)!r}, this run has {k}={b.get(k)!r}"
+                   + (f" (and {len(diff) - 1} more difference(s))" if len(diff) > 1 else ""))
+    ds = meta.get("data_shape")
+    if data_shape is not None and ds is not None and list(ds) != list(data_shape):
+        raise _bad(Path(str(path)), f"it was saved for data of shape {ds}, this run's data is {list(data_shape)}")
+
+
+def check_state(state: Any, algo, path: Path | str = "checkpoint") -> None:
+    """The training state must hold every network and optimizer of ``algo`` with tensors of the right shapes,
+    plus the sampler and RNG states, before anything is loaded into it."""
+    p = Path(str(path))
+    if not isinstance(state, dict) or not isinstance(state.get("algo"), dict):
+        raise _bad(p, "no 'algo' state")
+    nets, opts = state["algo"].get("nets"), state["algo"].get("opts")
+    if not isinstance(nets, dict) or not isinstance(opts, dict):
+        raise _bad(p, "no 'algo.nets' / 'algo.opts' state")
+    for name, net in algo.nets.items():
+        got = nets.get(name)
+        if not isinstance(got, dict):
+            raise _bad(p, f"no weights for network {name}")
+        want = net.state_dict()
+        if set(got) != set(want):
+            extra = sorted(set(got) ^ set(want))[0]
+            raise _bad(p, f"network {name} has other parameters than this run's ({extra})")
+        for k, t in want.items():
+            g = got[k]
+            if not torch.is_tensor(g) or tuple(g.shape) != tuple(t.shape) or g.dtype != t.dtype:
+                shape = tuple(g.shape) if torch.is_tensor(g) else type(g).__name__
+                raise _bad(p, f"{name}.{k} is {shape}, this run's is {tuple(t.shape)}")
+    for name, opt in algo.opts.items():
+        got = opts.get(name)
+        if not isinstance(got, dict) or not isinstance(got.get("param_groups"), list) \
+                or not isinstance(got.get("state"), dict):
+            raise _bad(p, f"no optimizer state for {name}")
+        if len(got["param_groups"]) != len(opt.param_groups) or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), list) and len(g["params"]) == len(w["params"])
+                for g, w in zip(got["param_groups"], opt.param_groups)):
+            raise _bad(p, f"optimizer {name} has other parameter groups than this run's")
+        params = [q for g in opt.param_groups for q in g["params"]]
+        for idx, st in got["state"].items():
+            if not isinstance(idx, int) or not 0 <= idx < len(params) or not isinstance(st, dict):
+                raise _bad(p, f"optimizer {name} holds state for an unknown parameter {idx!r}")
+            for k, v in st.items():
+                if torch.is_tensor(v) and v.dim() > 0 and tuple(v.shape) != tuple(params[idx].shape):
+                    raise _bad(p, f"optimizer {name} state {idx}.{k} is {tuple(v.shape)}, "
+                                  f"the parameter is {tuple(params[idx].shape)}")
+    if "sampler" in state:
+        s = state["sampler"]
+        if not isinstance(s, dict) or not torch.is_tensor(s.get("epoch_state")) or not isinstance(s.get("pos"), int):
+            raise _bad(p, "the data sampler's state is malformed")
+    if "rng" in state:
+        r = state["rng"]
+        ref = torch.get_rng_state()
+        if not isinstance(r, dict) or not torch.is_tensor(r.get("torch")) or r["torch"].shape != ref.shape \
+                or r["torch"].dtype != ref.dtype:
+            raise _bad(p, "the random-number state is malformed")
+
+
+def load_into(json_path: Path, algo, cfg: Config | None = None) -> tuple[dict, dict]:
+    """``load`` with the checks a run needs (``check_belongs`` when ``cfg`` is given, ``check_state``),
+    then the weights and optimizer moments loaded into ``algo``. Returns (state, meta)."""
+    state, meta = load(json_path, expect=cfg)
+    check_state(state, algo, json_path)
+    try:
+        algo.load_state_dict(state["algo"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+        raise _bad(Path(json_path), f"its state does not fit this model ({one_line(e)[:150]})") from None
+    return state, meta
+
+
+def verify_resumable(run: Path, cfg: Config) -> Path | None:
+    """Before ``--resume``: the run's latest checkpoint is intact, belongs to the run of ``cfg`` (its
+    config.yaml) and fits the model that config builds. Returns its path (None when there is none yet)."""
+    from genzoo.training.build import build_algo
+
+    path = latest(ckpt_dir(run))
+    if path is None:
+        return None
+    state, meta = load(path, expect=cfg)
+    ds = meta.get("data_shape")
+    if ds is None:
+        raise _bad(path, "it records no data_shape")
+    size, ch = cfg.data.image_size, cfg.data.channels
+    if len(ds) >= 3 and ((size is not None and ds[-1] != size) or (len(ds) == 3 and ch is not None and ds[0] != ch)):
+        raise _bad(path, f"it was saved for data of shape {ds}, this run's config.yaml says "
+                         f"{ch} channel(s) of {size}x{size}")
+    with torch.random.fork_rng(devices=[]):  # checking must not move the caller's RNG
+        try:
+            algo = build_algo(cfg, tuple(ds), torch.device("cpu"))
+        except (RuntimeError, ValueError) as e:
+            raise _bad(path, f"its data_shape {ds} does not fit this run's model ({one_line(e)[:100]})") from None
+    check_state(state, algo, path)
+    return path
+
+
+def load_model(json_path: Path, device, expect: Config | None = None):
+    """(algo, meta): the model of one checkpoint, rebuilt from the config inside it, every piece checked
+    (``load``, ``check_belongs`` against ``expect`` when given, ``check_state``) before it is loaded."""
+    from genzoo.training.build import build_algo
+
+    json_path = Path(json_path)
+    state, meta = load(json_path, expect=expect)
+    if not isinstance(meta.get("config"), dict) or "data_shape" not in meta:
+        raise _bad(json_path, "it records no config or data_shape")
+    try:
+        cfg = Config.from_dict(meta["config"], source=f"{json_path} config")
+    except GenzooError as e:
+        raise _bad(json_path, f"its config is invalid ({one_line(e)[:150]})") from None
+    with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
+        torch.manual_seed(0)
+        try:
+            algo = build_algo(cfg, tuple(meta["data_shape"]), device)
+        except (RuntimeError, ValueError) as e:
+            raise _bad(json_path, f"its data_shape does not fit its model ({one_line(e)[:100]})") from None
+    check_state(state, algo, json_path)
+    try:
+        algo.load_state_dict(state["algo"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+        raise _bad(json_path, f"its state does not fit its model ({one_line(e)[:150]})") from None
+    return algo, meta
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def prune(ckpt_dir: Path, keep: int) -> None:
