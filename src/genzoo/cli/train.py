@@ -14,12 +14,15 @@ def _add_train(sub) -> None:
                        epilog="examples:\n  genzoo train dcgan --dataset mnist --data-root ../shared/data --steps 3000\n"
                               "  genzoo train dcgan --set model.z_dim=10 --set train.sample_every=100\n"
                               "  genzoo train --resume runs/dcgan-mnist --steps 5000\n"
+                              "  genzoo train --recipe-file my-gan.yaml --dataset mnist\n"
                               "  genzoo train vae --dataset mnist --steps 20000\n"
                               "  genzoo train pix2pix --task gray2color --dataset cifar10\n"
                               "  genzoo train pix2pix --task edges --dataset fashion-mnist --set loss.mode=l1\n"
                               "  genzoo train pix2pix --task ab --dataset folder:~/facades --set data.direction=BtoA",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", nargs="?", help="recipe name (see `genzoo list`); omit with --resume")
+    p.add_argument("--recipe-file", metavar="PATH",
+                   help="a recipe YAML of your own (same keys as a run's config.yaml) instead of a recipe name")
     p.add_argument("--dataset", help="dataset spec: embedded (default), mnist, fashion-mnist, folder:PATH, toy:ring8, ...")
     p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
     p.add_argument("--steps", type=int, help="number of generator steps (total, also when resuming)")
@@ -44,7 +47,14 @@ def cmd_train(args) -> int:
     settings = {"dataset": args.dataset, "data_root": args.data_root, "task": args.task,
                 "batch_size": args.batch_size, "seed": args.seed, "strict": True if args.strict else None,
                 "steps": args.steps, "precision": args.precision, "device": args.device}
-    run = genzoo.train(args.recipe, out=args.out, resume=args.resume, overrides=args.overrides,
+    recipe = args.recipe
+    if args.recipe_file is not None:
+        from genzoo.config import load_recipe_file
+        from genzoo.errors import GenzooError
+        if recipe is not None or args.resume is not None:
+            raise GenzooError("--recipe-file replaces the recipe name and cannot be used with --resume; give one")
+        recipe = load_recipe_file(args.recipe_file, args.dataset)
+    run = genzoo.train(recipe, out=args.out, resume=args.resume, overrides=args.overrides,
                        progress=not args.quiet, **settings)
     print(f"run: {run.path}   samples: {run.path / 'samples'}   progress: {run.path / 'progress.gif'}")
     return 0
