@@ -136,9 +136,10 @@ def test_folder_strict_rejects_bad_image(tmp_path):
 def test_folder_unlabelled_keeps_native_size(tmp_path):
     for i in range(3):
         Image.fromarray(np.full((12, 12), i * 50, np.uint8)).save(tmp_path / f"{i}.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         ds = load_dataset(f"folder:{tmp_path}")
+    assert [str(w.message) for w in seen if "train/ and test/" not in str(w.message)] == []  # only the split note
     assert ds.x.shape == (3, 1, 12, 12) and ds.y is None
     assert ds.x[2].unique().tolist() == [100]
 
@@ -215,3 +216,66 @@ def test_cifar10_jpeg_mirror(data_root):
     ds = load_dataset("cifar10", "test", root=str(data_root))
     assert ds.x.shape == (10000, 3, 32, 32) and torch.bincount(ds.y).tolist() == [1000] * 10
     assert ds.class_names[3] == "cat"
+
+
+# -- hostile and odd image files -------------------------------------------------------------------
+def png_header(w: int, h: int) -> bytes:
+    """A tiny PNG file that declares w x h pixels (a decompression bomb when large)."""
+    import struct
+    import zlib
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("w, h", [(8000, 7500), (30000, 30000)])  # over genzoo's limit; over Pillow's bomb limit
+def test_folder_skips_huge_images_or_refuses_under_strict(tmp_path, w, h):
+    from genzoo.data.folder import load_folder
+    for i in range(2):
+        Image.fromarray(np.full((12, 12), i * 50, np.uint8)).save(tmp_path / f"{i}.png")
+    (tmp_path / "huge.png").write_bytes(png_header(w, h))
+    with pytest.warns(UserWarning, match="skipped 1 unreadable or too large image.*huge.png"):
+        x, _, _ = load_folder(str(tmp_path), "train", None, None, False)
+    assert x.shape == (2, 1, 12, 12)
+    with pytest.raises(GenzooError, match="huge.png.*drop --strict"):
+        load_folder(str(tmp_path), "train", None, None, True)
+
+
+def test_pixel_limit_is_configurable(tmp_path, monkeypatch):
+    from genzoo.data.folder import load_folder
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((24, 24), np.uint8)).save(tmp_path / "b.png")
+    monkeypatch.setenv("GENZOO_MAX_PIXELS", "200")
+    with pytest.warns(UserWarning, match="b.png: 24x24 = 0 megapixels, over the 0.0002-megapixel limit"):
+        x, _, _ = load_folder(str(tmp_path), "train", None, None, False)
+    assert len(x) == 1
+
+
+def test_cifar_jpeg_tar_with_odd_sizes_is_resized(tmp_path):
+    import io
+    import tarfile
+    from genzoo.data.cifar import _read_jpeg_tar
+    path = tmp_path / "cifar10-jpeg-test.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, size in (("test/cat/0.jpg", 32), ("test/dog/1.jpg", 40), ("test/dog/2.jpg", 0)):
+            buf = io.BytesIO()
+            if size:
+                Image.fromarray(np.full((size, size, 3), 128, np.uint8)).save(buf, "JPEG")
+            else:
+                buf.write(b"not a jpeg")
+            info = tarfile.TarInfo(name)
+            info.size = len(buf.getvalue())
+            tar.addfile(info, io.BytesIO(buf.getvalue()))
+    with pytest.warns(UserWarning) as seen:
+        x, y = _read_jpeg_tar(path)
+    msgs = " ".join(str(w.message) for w in seen)
+    assert "resized 1 image(s)" in msgs and "skipped 1 unreadable image(s): test/dog/2.jpg" in msgs
+    assert x.shape == (2, 3, 32, 32) and y.tolist() == [3, 5]
+
+
+def test_idx_size_check_cannot_overflow():
+    from genzoo.data.idx import parse_idx
+    with pytest.raises(GenzooError, match="truncated IDX file.*fetch it again"):
+        parse_idx(bytes([0, 0, 8, 4]) + b"\xff\xff\xff\xff" * 4 + b"\0" * 16)
+    with pytest.raises(GenzooError, match="truncated IDX file"):
+        parse_idx(bytes([0, 0, 8, 3]) + (1 << 21).to_bytes(4, "big") * 3)  # 2**63 bytes: int64 would wrap

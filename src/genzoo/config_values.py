@@ -26,12 +26,23 @@ RANGES: dict[str, str] = {
     "loss.kl_warmup": ">=0", "loss.iwae_k": "[1,100000]", "loss.l1_weight": ">=0",
     "optim.lr_g": ">0", "optim.lr_d": ">0", "optim.lr": ">0", "optim.beta1": "[0,1)", "optim.beta2": "[0,1)",
     "optim.lr_half_life": ">=0", "optim.ema": "[0,1)",
-    "train.steps": ">=1", "train.batch_size": ">=1", "train.n_critic": ">=1", "train.log_every": ">=1",
+    "train.seed": "[0,9223372036854775808)", "train.steps": ">=1", "train.batch_size": ">=1", "train.n_critic": ">=1", "train.log_every": ">=1",
     "train.sample_every": ">=1", "train.ckpt_every": ">=1", "train.keep_ckpts": ">=0", "train.n_grid": ">=1",
     "watch.every": ">=0", "watch.diversity_every": ">=0", "watch.diversity_n": ">=2", "watch.window": ">=0",
     "watch.warmup": ">=0", "watch.osc_window": ">=1", "watch.loss_limit": ">0", "watch.lr_factor": "(0,1]",
     "watch.max_rollbacks": ">=0",
 }
+
+
+SEED_MAX = 2**63  # seeds are 0 <= seed < 2**63: what torch.Generator.manual_seed and NumPy both accept
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """A seed as the CLI and the API take it: a whole number in [0, 2**63)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_MAX:
+        raise GenzooError(f"{flag} must be a whole number from 0 to 2**63-1 ({SEED_MAX - 1}), got {seed!r}; "
+                          "pick one such as 0")
+    return seed
 
 
 def check(key: str, hint: Any, value: Any, source: str = "config") -> Any:
@@ -44,7 +55,7 @@ def check(key: str, hint: Any, value: Any, source: str = "config") -> Any:
         hint = next(a for a in args if a is not type(None))
         args = get_args(hint)
     if value is None:
-        raise GenzooError(f"{source}: '{key}' cannot be empty")
+        raise GenzooError(f"{source}: '{key}' cannot be empty; give it a value (--set {key}=VALUE)")
     if get_origin(hint) is Literal:
         v = _coerce(value, type(args[0]), key, source)
         if v not in args:
@@ -61,7 +72,9 @@ def check(key: str, hint: Any, value: Any, source: str = "config") -> Any:
     if key in RANGES and not _in_range(v, RANGES[key]):
         spec = RANGES[key]
         want = spec.replace(">", "> ").replace("> =", ">= ") if spec[0] == ">" else "in " + spec.replace(",", ", ")
-        raise GenzooError(f"{source}: {key} must be {'a finite number ' if hint is float else ''}{want}, got {v!r}")
+        want = want.replace("9223372036854775808", "2**63")
+        raise GenzooError(f"{source}: {key} must be {'a finite number ' if hint is float else ''}{want}, got {v!r}; "
+                          f"set a valid value with --set {key}=VALUE")
     return v
 
 
@@ -74,6 +87,11 @@ def _in_range(v: float, spec: str) -> bool:
         return v > float(spec[1:])
     lo, hi = (float(t) for t in spec[1:-1].split(","))
     return (lo <= v if spec[0] == "[" else lo < v) and (v <= hi if spec[-1] == "]" else v < hi)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _coerce(value: Any, kind: type, key: str, source: str) -> Any:
@@ -96,5 +114,6 @@ def _coerce(value: Any, kind: type, key: str, source: str) -> Any:
                 raise ValueError
             return str(value)
     except (ValueError, TypeError, OverflowError):
-        raise GenzooError(f"{source}: '{key}' expects {kind.__name__}, got {value!r}") from None
+        raise GenzooError(f"{source}: '{key}' expects {kind.__name__}, got {_short(value)}; "
+                          f"set one with --set {key}=VALUE") from None
     return value

@@ -39,6 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _check_seeds(args) -> None:
+    """Every --seed / --seeds of every command: whole numbers in [0, 2**63)."""
+    from genzoo.config_values import check_seed
+
+    if getattr(args, "seed", None) is not None:
+        check_seed(args.seed)
+    if isinstance(getattr(args, "seeds", None), str):
+        for part in args.seeds.split(","):
+            try:
+                value = int(part)
+            except ValueError:
+                continue  # the command's own parsing names a malformed list
+            check_seed(value, "--seeds")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from genzoo.errors import GenzooError
@@ -47,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.formatwarning = lambda msg, cat, *a, **k: f"genzoo: warning: {msg}\n"
     try:
+        _check_seeds(args)
         return args.func(args)
     except Interrupted as e:
         print(f"genzoo: {e}", file=sys.stderr)

@@ -15,13 +15,17 @@ import os
 import tarfile
 import urllib.error
 import urllib.request
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from genzoo.data.folder import IMAGE_ERRORS, image_error, open_image
 from genzoo.data.mnist import cache_dir
 from genzoo.errors import GenzooError
+from genzoo.io import one_line
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 BINARY_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
@@ -36,21 +40,48 @@ def _dirs(root: str | None) -> list[Path]:
     return out + [cache_dir() / "cifar10"]
 
 
+MAX_MEMBER = 1 << 20  # a 32x32 JPEG is about 1 kB; a member this large is not one
+
+
+def _decode(data: bytes) -> tuple[np.ndarray | None, str]:
+    """(3, 32, 32) uint8 from JPEG bytes, resized when the image has another size; (None, why) if unreadable."""
+    try:
+        with open_image(io.BytesIO(data)) as im:
+            im = im.convert("RGB")
+            odd = im.size != (32, 32)
+            if odd:
+                im = im.resize((32, 32), Image.Resampling.BICUBIC)
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1), "resized" if odd else ""
+    except IMAGE_ERRORS as e:
+        return None, image_error(e)
+
+
 def _read_jpeg_tar(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
+    xs, ys, skipped, resized = [], [], [], 0
     try:
         with tarfile.open(path) as tar:
             for m in tar:
                 parts = Path(m.name).parts
                 if not m.isfile() or len(parts) < 2 or parts[-2] not in CLASSES:
                     continue
-                with Image.open(io.BytesIO(tar.extractfile(m).read())) as im:
-                    xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+                x, why = _decode(tar.extractfile(m).read()) if m.size <= MAX_MEMBER else (None, "too large")
+                if x is None:
+                    skipped.append(f"{m.name}: {why}")
+                    continue
+                resized += why == "resized"
+                xs.append(x)
                 ys.append(CLASSES.index(parts[-2]))
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise GenzooError(f"{path}: corrupt or truncated archive ({e})") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise GenzooError(f"{path}: corrupt or truncated archive ({one_line(e)[:120]}); delete it and "
+                          "fetch it again") from None
+    if skipped:
+        warnings.warn(f"{path}: skipped {len(skipped)} unreadable image(s): " + "; ".join(skipped[:3])
+                      + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+                      + "; fetch the archive again for a complete set", stacklevel=3)
+    if resized:
+        warnings.warn(f"{path}: resized {resized} image(s) that were not 32x32 to 32x32", stacklevel=3)
     if not xs:
-        raise GenzooError(f"{path}: no CIFAR-10 images (expected <split>/<class>/*.jpg)")
+        raise GenzooError(f"{path}: no CIFAR-10 images (expected <split>/<class>/*.jpg); fetch the archive again")
     order = np.lexsort((np.arange(len(ys)), ys))
     return np.stack(xs)[order], np.asarray(ys, dtype=np.int64)[order]
 
@@ -63,13 +94,14 @@ def _read_binary_tar(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
             for m in tar:
                 if Path(m.name).name in names:
                     chunks[Path(m.name).name] = tar.extractfile(m).read()
-    except (tarfile.TarError, OSError, EOFError) as e:
-        raise GenzooError(f"{path}: corrupt or truncated archive ({e})") from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise GenzooError(f"{path}: corrupt or truncated archive ({one_line(e)[:120]}); delete it and "
+                          "fetch it again") from None
     if len(chunks) != len(names):
-        raise GenzooError(f"{path}: missing {sorted(set(names) - set(chunks))}")
+        raise GenzooError(f"{path}: missing {sorted(set(names) - set(chunks))}; delete it and fetch it again")
     raw = np.frombuffer(b"".join(chunks[n] for n in names), dtype=np.uint8)
     if raw.size % 3073:
-        raise GenzooError(f"{path}: truncated CIFAR-10 binary batch")
+        raise GenzooError(f"{path}: truncated CIFAR-10 binary batch; delete it and fetch it again")
     rec = raw.reshape(-1, 3073)
     return rec[:, 1:].reshape(-1, 3, 32, 32).copy(), rec[:, 0].astype(np.int64)
 

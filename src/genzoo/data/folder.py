@@ -6,6 +6,8 @@ count; unreadable files are named in a warning and skipped, or rejected with ``s
 """
 from __future__ import annotations
 
+import os
+import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +18,44 @@ from PIL import Image, UnidentifiedImageError
 from genzoo.errors import GenzooError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+MAX_PIXELS = 50_000_000  # per file; a larger image is skipped like an unreadable one (GENZOO_MAX_PIXELS changes it)
+# What reading one image file can raise: broken or hostile files are the user's to fix, never a traceback.
+IMAGE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning, MemoryError, struct.error, IndexError, TypeError, ZeroDivisionError)
+
+
+def max_pixels() -> int:
+    try:
+        return max(1, int(os.environ.get("GENZOO_MAX_PIXELS", MAX_PIXELS)))
+    except ValueError:
+        raise GenzooError(f"GENZOO_MAX_PIXELS must be a whole number of pixels, got "
+                          f"{os.environ['GENZOO_MAX_PIXELS']!r}; unset it or set e.g. 50000000") from None
+
+
+class TooLarge(ValueError):
+    """An image over the per-file pixel limit."""
+
+
+def open_image(src) -> Image.Image:
+    """``Image.open`` with a per-file pixel limit checked from the header, before anything is decoded.
+    Raises one of IMAGE_ERRORS (TooLarge past the limit, Pillow's DecompressionBombError far past it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        im = Image.open(src)
+    w, h = im.size
+    limit = max_pixels()
+    if w * h > limit:
+        im.close()
+        raise TooLarge(f"{w}x{h} = {w * h / 1e6:.0f} megapixels, over the {limit / 1e6:g}-megapixel limit "
+                       "(GENZOO_MAX_PIXELS)")
+    return im
+
+
+def image_error(e: BaseException) -> str:
+    return str(e) if isinstance(e, TooLarge) else (
+        "over Pillow's decompression-bomb pixel limit" if isinstance(e, (Image.DecompressionBombError,
+                                                                   Image.DecompressionBombWarning))
+        else e.__class__.__name__)
 
 
 def _split_root(root: Path, split: str) -> Path:
@@ -52,15 +92,15 @@ def scan(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
 
 def _open(path: Path, size: int | None, channels: int | None) -> np.ndarray | str:
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im.load()
             c = channels or (1 if im.mode in ("L", "1", "I;16", "I") else 3)
             im = im.convert("L" if c == 1 else "RGB")
             if size is not None and im.size != (size, size):
                 im = im.resize((size, size), Image.Resampling.BICUBIC)
             arr = np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        return f"{path.name}: {e.__class__.__name__}"
+    except IMAGE_ERRORS as e:
+        return f"{path.name}: {image_error(e)}"
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (C, H, W)
 
 
@@ -68,20 +108,22 @@ def load_folder(path: str, split: str, image_size: int | None, channels: int | N
                 strict: bool) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise GenzooError(f"folder:{path}: no such directory")
+        raise GenzooError(f"folder:{path}: no such directory; give folder:PATH of a folder of PNG/JPEG images")
     base, root = root, _split_root(root, split)
     files, labels, names = scan(root)
     if root == base:
         _warn_guessed_split(path, base, split, names)
     if not files:
-        raise GenzooError(f"folder:{path}: no PNG or JPEG images found under {root}")
+        raise GenzooError(f"folder:{path}: no PNG or JPEG images found under {root}; put images there "
+                          "(one subfolder per class for labels)")
     if image_size is None or channels is None:  # settle size and channels from the first readable file
         for f in files:
             first = _open(f, image_size, channels)
             if not isinstance(first, str):
                 break
         else:
-            raise GenzooError(f"folder:{path}: none of the {len(files)} images could be read")
+            raise GenzooError(f"folder:{path}: none of the {len(files)} images could be read; check that they "
+                              "are PNG/JPEG files")
         channels = channels or first.shape[0]
         if image_size is None:
             if first.shape[1] != first.shape[2]:
@@ -94,12 +136,14 @@ def load_folder(path: str, split: str, image_size: int | None, channels: int | N
     if bad:
         listing = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         if strict:
-            raise GenzooError(f"folder:{path}: {len(bad)} unreadable image(s) ({listing}); "
+            raise GenzooError(f"folder:{path}: {len(bad)} unreadable or too large image(s) ({listing}); "
                               "fix or remove them, or drop --strict to skip them")
-        warnings.warn(f"folder:{path}: skipped {len(bad)} unreadable image(s): {listing}", stacklevel=2)
+        warnings.warn(f"folder:{path}: skipped {len(bad)} unreadable or too large image(s): {listing}; "
+                      "fix or remove them (--strict refuses them instead)", stacklevel=2)
     keep = [i for i, a in enumerate(arrays) if not isinstance(a, str)]
     if not keep:
-        raise GenzooError(f"folder:{path}: none of the {len(files)} images could be read")
+        raise GenzooError(f"folder:{path}: none of the {len(files)} images could be read; check that they are "
+                          "PNG/JPEG files")
     x = np.stack([arrays[i] for i in keep])  # (N, C, H, W)
     y = np.asarray([labels[i] for i in keep], dtype=np.int64) if labels is not None else None
     if y is not None and len(names) < 2:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import zlib
 from pathlib import Path
 
@@ -16,13 +17,16 @@ import numpy as np
 from genzoo.errors import GenzooError
 
 
+_REFETCH = "delete it and fetch it again (or point --data-root at a good copy)"
+
+
 def read_bytes(path: Path) -> bytes:
     """The file's content, gunzipped when the name ends in .gz."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise GenzooError(f"{path}: cannot read ({e.strerror})") from None
+        raise GenzooError(f"{path}: cannot read ({e.strerror or e}); check the file and its permissions") from None
     if path.suffix == ".gz":
         try:
             return gzip.decompress(raw)
@@ -34,23 +38,24 @@ def read_bytes(path: Path) -> bytes:
 def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     """Parse IDX bytes into a uint8 array of the declared shape."""
     if len(data) < 4:
-        raise GenzooError(f"{name}: truncated IDX file ({len(data)} bytes, no header)")
+        raise GenzooError(f"{name}: truncated IDX file ({len(data)} bytes, no header); {_REFETCH}")
     if data[0] != 0 or data[1] != 0:
-        raise GenzooError(f"{name}: not an IDX file (bad magic number)")
+        raise GenzooError(f"{name}: not an IDX file (bad magic number); {_REFETCH}")
     dtype_code, ndim = data[2], data[3]
     if dtype_code != 0x08:
-        raise GenzooError(f"{name}: unsupported IDX element type 0x{dtype_code:02x} (genzoo reads uint8 images and labels)")
+        raise GenzooError(f"{name}: unsupported IDX element type 0x{dtype_code:02x} (genzoo reads uint8 images and "
+                          f"labels); {_REFETCH}")
     if ndim == 0 or ndim > 4:
-        raise GenzooError(f"{name}: corrupt IDX header ({ndim} dimensions)")
+        raise GenzooError(f"{name}: corrupt IDX header ({ndim} dimensions); {_REFETCH}")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise GenzooError(f"{name}: truncated IDX header")
+        raise GenzooError(f"{name}: truncated IDX header; {_REFETCH}")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)  # Python ints: cannot overflow, whatever the header declares
     got = len(data) - header
     if got != expected:
         what = "truncated" if got < expected else "corrupt (trailing bytes)"
-        raise GenzooError(f"{name}: {what} IDX file: header says {shape} = {expected} bytes, found {got}")
+        raise GenzooError(f"{name}: {what} IDX file: header says {shape} = {expected} bytes, found {got}; {_REFETCH}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 

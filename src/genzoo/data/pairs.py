@@ -143,14 +143,14 @@ def random_box(x: torch.Tensor, generator: torch.Generator | None = None) -> tor
 
 # -- file-based pairs ----------------------------------------------------------------------------------
 def _read(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from genzoo.data.folder import IMAGE_ERRORS, image_error, open_image
 
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im = im.convert("RGB") if im.mode not in ("L", "RGB") else im
             arr = np.asarray(im)
-    except (OSError, UnidentifiedImageError) as e:
-        raise GenzooError(f"{path}: not a readable image ({e.__class__.__name__})") from None
+    except IMAGE_ERRORS as e:
+        raise GenzooError(f"{path}: not a readable image ({image_error(e)}); fix or remove it") from None
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
