@@ -98,6 +98,23 @@ class Algo:
             if channels_last:
                 m.to(memory_format=torch.channels_last)
 
+    # -- one training step: the loop calls this and nothing else --------------------------------------------
+    adversarial: bool = False  # True: trained by d_step / g_step against a discriminator (GAN, pix2pix)
+
+    def train_step(self, next_batch, n_critic: int = 1) -> dict:
+        """Adversarial algos: ``n_critic`` D steps, then one G step, each on a fresh batch (Goodfellow et al.
+        2014, Alg. 1: k D steps per G step). Others: their one ``step``. Returns the logged scalars."""
+        if not self.adversarial:
+            return self.step(next_batch())
+        for _ in range(n_critic):
+            scalars = self.d_step(next_batch())
+        scalars.update(self.g_step(next_batch()))
+        return scalars
+
+    def batches_per_step(self, n_critic: int) -> int:
+        """Batches one ``train_step`` consumes for D (the images/s the log reports count these)."""
+        return n_critic if self.adversarial else 1
+
     # -- the fixed inputs rendered into the training grids (GANs, VAEs: prior draws; pix2pix: fixed pairs) --
     preview_nrow: int | None = None
 

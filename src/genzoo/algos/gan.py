@@ -56,6 +56,8 @@ class GANOptions:
 
 
 class GAN(Algo):
+    adversarial = True  # n_critic D steps per G step
+
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  options: GANOptions | None = None, *, device: torch.device, precision: str = "fp32",
                  channels_last: bool = False):

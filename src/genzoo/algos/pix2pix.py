@@ -27,6 +27,8 @@ MODES = ("l1+cgan", "l1", "cgan", "l1+gan")
 
 
 class Pix2Pix(Algo):
+    adversarial = True  # n_critic D steps per G step
+
     def __init__(self, G: nn.Module, D: nn.Module | None, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer | None, *, device: torch.device,
                  objective: GANObjective | None = None, mode: str = "l1+cgan", l1_weight: float = 100.0,

@@ -56,7 +56,7 @@ def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list
         out = Path(out) if out else None
         if isinstance(target, Algo):
             return _write(_evaluate_algo(target, reference, data_root, opts, out), out)
-        return _write(measure_samples(_check_images(target), reference, data_root, opts, out), out)
+        return _write(measure_samples(_check_images(target), reference, data_root, opts, out)[0], out)
     run = target if isinstance(target, Run) else Run.open(target, device)
     if reference is not None and reference != run.cfg.data.dataset:
         raise GenzooError(f"{run.path} was trained on {run.cfg.data.dataset}; its reference is that dataset "
@@ -89,8 +89,8 @@ def resolve_n(n: int | None, default: int = 10_000) -> int:
 # -- the shared core: uint8 images -> classifier features -> the registry's metrics ------------------------
 def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: Options,
                     out_dir: Path | None = None, title: str = "", extra: dict | None = None):
-    """Every sample metric of ``images_u8`` against the test split of dataset ``spec``. Returns the result dict
-    (with ``_features``: the samples' classifier features, for callers that add code metrics; not written)."""
+    """Every sample metric of ``images_u8`` against the test split of dataset ``spec``. Returns (the result dict,
+    the samples' classifier features and the reference stamp, for callers that add code metrics)."""
     from genzoo.evaluation.inception import add_inception, inception_weights
     from genzoo.metrics.classifier import extractor_key, load_classifier
     from genzoo.metrics.features import extract, reference

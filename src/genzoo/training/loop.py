@@ -1,7 +1,7 @@
-"""The one training loop, for every recipe: GANs (Algorithm 1 of Goodfellow et al. 2014), AEs and VAEs.
+"""The one training loop, for every recipe: GANs (Algorithm 1 of Goodfellow et al. 2014), AEs, VAEs, pix2pix.
 
-For a GAN each step takes ``n_critic`` discriminator steps on fresh batches and one generator
-step; an algo with a single ``step`` (AE, VAE) takes one batch per step. The loop
+The loop only schedules. Each step is ``algo.train_step``: for an adversarial algo ``n_critic``
+discriminator steps on fresh batches and one generator step; otherwise one ``step`` on one batch. The loop
 logs scalars to ``log.jsonl``, renders the fixed noise to ``samples/step_NNNNNN.png``,
 and writes checkpoints atomically, also on Ctrl-C or SIGTERM. Resuming restores weights,
 optimizer moments, RNG states and the data order, so a resumed run equals a straight one.
@@ -14,7 +14,9 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -59,8 +61,70 @@ class StopOnSignal:
             signal.signal(s, h)
 
 
-def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -> Path:
-    run, T = Path(out), cfg.train
+@dataclass
+class Session:
+    """Everything one training run holds while it trains; ``save`` writes a checkpoint of all of it."""
+    run: Path
+    cfg: Config
+    data: Dataset
+    algo: Algo
+    sampler: BatchSampler
+    monitor: Monitor | None
+    fixed: object  # the inputs rendered into every sample grid
+
+    def save(self, step: int) -> None:
+        state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": _rng_state()}
+        meta = {"config": self.cfg.to_dict(), "data_shape": list(self.data.sample_shape)}
+        checkpoint.save(ckpt_dir(self.run), step, state, meta)
+        checkpoint.prune(ckpt_dir(self.run), self.cfg.train.keep_ckpts)
+
+    def next_batch(self) -> dict:
+        return self.data.batch(self.sampler.next())
+
+
+def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True,
+          on_checkpoint: Callable[[Path], None] | None = None) -> Path:
+    """Train ``cfg`` into run directory ``out`` (``resume``: continue it exactly from its latest checkpoint).
+    ``on_checkpoint(run)`` is called after each checkpoint and at the end (the API writes the report there)."""
+    s, start = _open_session(cfg, Path(out), resume)
+    T, run = cfg.train, s.run
+    step, rollbacks, meter = start, 0, _Throughput(start, T.batch_size * s.algo.batches_per_step(T.n_critic))
+    with StopOnSignal() as stop, open(run / "log.jsonl", "a") as log, \
+            tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not progress,
+                 dynamic_ncols=True) as bar:
+        while step < T.steps and stop.signum is None:
+            step += 1
+            s.algo.probe = s.monitor is not None and s.monitor.wants_probe(step)
+            scalars = s.algo.train_step(s.next_batch, T.n_critic)
+            alerts = s.monitor.update(step, scalars) if s.monitor else _check_finite(scalars, step)
+            if step % T.log_every == 0 or step == T.steps or s.algo.probe or alerts:
+                _log_scalars(log, bar, step, meter.add(step, scalars, step % T.log_every == 0))
+            if alerts and _handle_alerts(alerts, s.monitor, log, s.save, step) == "rollback":
+                rollbacks += 1
+                step = _rollback(s, alerts, log, step, rollbacks)
+                bar.n = step
+                bar.refresh()
+                continue
+            if step % T.sample_every == 0 or step == T.steps or step == 1:
+                render(s.algo, s.fixed, s.data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
+            if step % T.ckpt_every == 0 or step == T.steps:
+                s.save(step)
+                if on_checkpoint and step < T.steps:
+                    on_checkpoint(run)
+            bar.update(1)
+        if stop.signum is not None:
+            s.save(step)
+            raise Interrupted(f"interrupted at step {step}; checkpoint saved. "
+                              f"Continue with: genzoo train --resume {run}")
+    make_progress_gif(run)
+    if on_checkpoint:
+        on_checkpoint(run)
+    return run
+
+
+def _open_session(cfg: Config, run: Path, resume: bool) -> tuple[Session, int]:
+    """Data, model, sampler and watchers for a new run, or restored from the latest checkpoint; the start step."""
+    T = cfg.train
     torch.manual_seed(T.seed)  # network initialisation depends on the seed only
     data = dataset_for(cfg)
     check_labels(cfg, data)
@@ -70,70 +134,33 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True) -
     start = _resume(run, algo, sampler) if resume else _new_run(run, cfg)
     if start >= T.steps:
         raise GenzooError(f"{run} is already at step {start}; pass --steps N with N > {start} to train further")
-    fixed_z = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))
-    meta = {"config": cfg.to_dict(), "data_shape": list(data.sample_shape)}
-
-    def save(step: int) -> None:
-        state = {"algo": algo.state_dict(), "sampler": sampler.state_dict(), "rng": _rng_state()}
-        checkpoint.save(ckpt_dir(run), step, state, meta)
-        checkpoint.prune(ckpt_dir(run), T.keep_ckpts)
-
+    fixed = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))
     with torch.random.fork_rng(devices=[]):  # building the watchers must not move the training RNG
         monitor = Monitor(cfg, algo, data) if cfg.watch.enabled and cfg.family == "gan" else None
+    s = Session(run, cfg, data, algo, sampler, monitor, fixed)
     if monitor and "rollback" in monitor.actions.values() and start == 0:
-        save(0)  # a good state to roll back to even if the first steps already go wrong
-    step, t_last, last_logged, rollbacks = start, time.perf_counter(), start, 0
-    with StopOnSignal() as stop, open(run / "log.jsonl", "a") as log, \
-            tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not progress,
-                 dynamic_ncols=True) as bar:
-        while step < T.steps and stop.signum is None:
-            step += 1
-            algo.probe = monitor is not None and monitor.wants_probe(step)
-            scalars = _one_step(algo, lambda: data.batch(sampler.next()), T.n_critic)
-            alerts = monitor.update(step, scalars) if monitor else _check_finite(scalars, step)
-            if step % T.log_every == 0 or step == T.steps or algo.probe or alerts:
-                now = time.perf_counter()
-                if step % T.log_every == 0:
-                    per_step = T.batch_size * (T.n_critic if hasattr(algo, "d_step") else 1)
-                    scalars["img_per_s"] = (step - last_logged) * per_step / max(now - t_last, 1e-9)
-                    t_last, last_logged = now, step
-                log.write(json.dumps({"step": step, **{k: _round(v) for k, v in scalars.items()}}) + "\n")
-                log.flush()
-                bar.set_postfix({k: f"{scalars[k]:.4g}" for k in ("loss_d", "loss_g", "elbo", "rec", "kl", "iwae")
-                                 if k in scalars})
-            if alerts:
-                action = _handle_alerts(alerts, monitor, log, save, step)
-                if action == "rollback":
-                    rollbacks += 1
-                    if rollbacks > cfg.watch.max_rollbacks:
-                        raise GenzooError(f"stopped at step {step}: still failing after {cfg.watch.max_rollbacks} "
-                                          "rollbacks; lower the learning rates and start again")
-                    step = _rollback(run, algo, sampler, alerts, cfg.watch.lr_factor, log)
-                    monitor.reset()
-                    bar.n = step
-                    bar.refresh()
-                    continue
-            if step % T.sample_every == 0 or step == T.steps or step == 1:
-                render(algo, fixed_z, data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
-            if step % T.ckpt_every == 0 or step == T.steps:
-                save(step)
-                if T.report and step < T.steps:
-                    _report(run)
-            bar.update(1)
-        if stop.signum is not None:
-            save(step)
-            raise Interrupted(f"interrupted at step {step}; checkpoint saved. "
-                              f"Continue with: genzoo train --resume {run}")
-    make_progress_gif(run)
-    if T.report:
-        _report(run)
-    return run
+        s.save(0)  # a good state to roll back to even if the first steps already go wrong
+    return s, start
 
 
-def _report(run: Path) -> None:
-    """report.html beside the run's files; a failure only warns (imported here: the report sits above the loop)."""
-    from genzoo.report.html import write_quietly
-    write_quietly(run)
+class _Throughput:
+    """Images per second between logged steps, added to the scalars of every ``log_every``-th step."""
+
+    def __init__(self, step: int, images_per_step: int):
+        self.t, self.step, self.per_step = time.perf_counter(), step, images_per_step
+
+    def add(self, step: int, scalars: dict, due: bool) -> dict:
+        if due:
+            now = time.perf_counter()
+            scalars["img_per_s"] = (step - self.step) * self.per_step / max(now - self.t, 1e-9)
+            self.t, self.step = now, step
+        return {"step": step, **scalars}
+
+
+def _log_scalars(log, bar, step: int, row: dict) -> None:
+    log.write(json.dumps({k: (v if k == "step" else _round(v)) for k, v in row.items()}) + "\n")
+    log.flush()
+    bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss_d", "loss_g", "elbo", "rec", "kl", "iwae") if k in row})
 
 
 def _record_shape(cfg: Config, shape: tuple[int, ...]) -> None:
@@ -143,16 +170,6 @@ def _record_shape(cfg: Config, shape: tuple[int, ...]) -> None:
         cfg.data.image_size = cfg.data.image_size or shape[-1]
     elif len(shape) == 4:
         cfg.data.image_size = cfg.data.image_size or shape[-1]
-
-
-def _one_step(algo: Algo, next_batch, n_critic: int) -> dict:
-    """GANs: n_critic D steps, then one G step, each on a fresh batch. Others: their one step."""
-    if not hasattr(algo, "d_step"):
-        return algo.step(next_batch())
-    for _ in range(n_critic):
-        scalars = algo.d_step(next_batch())
-    scalars.update(algo.g_step(next_batch()))
-    return scalars
 
 
 def _check_finite(scalars: dict, step: int) -> list:
@@ -188,31 +205,36 @@ def _handle_alerts(alerts: list[Alert], monitor: Monitor, log, save, step: int) 
     return "rollback" if "rollback" in acts else "warn"
 
 
-def _rollback(run: Path, algo: Algo, sampler: BatchSampler, alerts: list[Alert], lr_factor: float, log) -> int:
+def _rollback(s: Session, alerts: list[Alert], log, step: int, rollbacks: int) -> int:
     """Restore the latest checkpoint from before the failure began and scale both learning rates."""
+    W = s.cfg.watch
+    if rollbacks > W.max_rollbacks:
+        raise GenzooError(f"stopped at step {step}: still failing after {W.max_rollbacks} rollbacks; "
+                          "lower the learning rates and start again")
     onset = min(a.onset for a in alerts)
-    good = [p for p in checkpoint.list_checkpoints(ckpt_dir(run)) if checkpoint.step_of(p) < onset]
+    good = [p for p in checkpoint.list_checkpoints(ckpt_dir(s.run)) if checkpoint.step_of(p) < onset]
     if not good:
         raise GenzooError(f"rollback at step {onset}: no checkpoint from before step {onset}; "
                           "lower train.ckpt_every")
     path = good[-1]
-    current = {name: [g["lr"] for g in opt.param_groups] for name, opt in algo.opts.items()}
-    back = _restore(path, algo, sampler)
+    current = {name: [g["lr"] for g in opt.param_groups] for name, opt in s.algo.opts.items()}
+    back = _restore(path, s.algo, s.sampler)
     lrs = {}
-    for name, opt in algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
+    for name, opt in s.algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
         for group, lr in zip(opt.param_groups, current[name]):
-            group["lr"] = lr * lr_factor
+            group["lr"] = lr * W.lr_factor
         lrs[f"lr_{name.lower()}"] = opt.param_groups[0]["lr"]
-    for later in checkpoint.list_checkpoints(ckpt_dir(run)):  # they hold the failing weights
+    for later in checkpoint.list_checkpoints(ckpt_dir(s.run)):  # they hold the failing weights
         if checkpoint.step_of(later) > back:
             later.with_suffix(".safetensors").unlink(missing_ok=True)
             later.unlink(missing_ok=True)
-    _trim_log(run / "log.jsonl", back, keep_events=True)
+    _trim_log(s.run / "log.jsonl", back, keep_events=True)
     log.write(json.dumps({"step": back, "event": "rollback", "from_step": max(a.step for a in alerts),
                           "checkpoint": path.name, **lrs}) + "\n")
     log.flush()
     tqdm.write(file=sys.stderr, s=f"genzoo: rolled back to step {back} ({path.name}); learning rates now "
                + ", ".join(f"{k} = {v:.3g}" for k, v in lrs.items()))
+    s.monitor.reset()
     return back
 
 
