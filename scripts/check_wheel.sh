@@ -45,8 +45,10 @@ step "built $(basename "$WHEEL")"
 # 3. A fresh virtual environment: torch first, then the wheel with its dependencies.
 step "installing $TORCH and the wheel into a fresh virtual environment"
 "$PY" -m venv "$TMP/venv"
-"$TMP/venv/bin/pip" install -q "$TORCH"
-"$TMP/venv/bin/pip" install -q "$WHEEL"
+for what in "$TORCH" "$WHEEL"; do
+    "$TMP/venv/bin/pip" install -q "$what" > "$TMP/pip.log" 2>&1 \
+        || { tail -n 40 "$TMP/pip.log" >&2; echo "check_wheel: pip install $what failed" >&2; exit 1; }
+done
 
 # 4. Use it from a folder that is not the repository.
 mkdir -p "$TMP/work"
@@ -69,7 +71,7 @@ step "genzoo evaluate --n 200"
 test -f "$RUN/metrics.json" || { echo "check_wheel: no metrics.json in $RUN" >&2; exit 1; }
 
 step "package contents"
-GENZOO_SRC="$ROOT/src/genzoo" "$TMP/venv/bin/python" - <<'EOF'
+GENZOO_REPO="$ROOT" GENZOO_SRC="$TMP/src/src/genzoo" "$TMP/venv/bin/python" - <<'EOF'
 import os
 import sys
 from importlib.resources import files
@@ -81,7 +83,7 @@ src = Path(os.environ["GENZOO_SRC"])
 pkg = files("genzoo")
 where = Path(genzoo.__file__).resolve()
 assert str(where).startswith(sys.prefix), f"genzoo imported from {where}, not from the fresh environment"
-assert not str(where).startswith(str(src.parent.parent)), f"genzoo imported from the repository: {where}"
+assert not str(where).startswith(os.environ["GENZOO_REPO"]), f"genzoo imported from the repository: {where}"
 
 problems = []
 for sub, pattern in [("recipes", "*.yaml"), ("data/embedded", "*.gz"), ("weights", "*.safetensors")]:
