@@ -2,7 +2,7 @@
 
 G minimises L_cGAN(G, D) + λ·L1(G), λ = 100 (Sec. 4.2); D sees (condition, image) pairs and
 judges patches. L1 alone recovers the low frequencies but averages over the plausible outputs,
-which is why it looks blurry and greyish (SEEDS 004); the adversarial term pushes the output
+which is why it looks blurry and greyish (Isola et al. 2017, Sec. 4.2); the adversarial term pushes the output
 onto the image manifold. The paper's ablation (Table 1) is the ``mode`` option:
 
   l1+cgan   the full objective (default)
