@@ -22,8 +22,9 @@ from genzoo.config_values import check
 from genzoo.errors import GenzooError
 
 # -- the choices; the registries they name (GAN_LOSSES, LIKELIHOODS ...) are tested to match --
-Family = Literal["gan", "vae", "ae", "pix2pix"]
+Family = Literal["gan", "vae", "ae", "pix2pix", "advgan"]
 Arch = Literal["auto", "dcgan", "mlp"]
+DArch = Literal["same", "maxout"]
 Cond = Literal["none", "concat", "projection", "acgan", "info"]
 DNorm = Literal["batch", "layer", "none"]
 ZDist = Literal["normal", "uniform"]
@@ -64,7 +65,7 @@ class ModelConfig:
     d_width: int = 64
     mlp_hidden: int = 256            # hidden units of the MLP nets
     mlp_layers: int = 2              # hidden layers of the MLP nets
-    d_dropout: float = 0.0           # dropout in D (SEEDS 000: randomness for robustness)
+    d_dropout: float = 0.0           # dropout in D (randomness for robustness: Goodfellow et al. 2014)
     d_norm: DNorm = "batch"          # dcgan D: batch, layer (for gradient penalties) or none
     fc_hidden: int = 0               # dcgan nets: FC hidden layer of this width in G and D (InfoGAN's: 1024)
     cond: Cond = "none"              # none, concat (CGAN), projection, acgan, info (InfoGAN)
@@ -72,12 +73,19 @@ class ModelConfig:
     info_cat: int = 10               # InfoGAN: classes of the categorical code
     info_cont: int = 2               # InfoGAN: continuous codes, uniform on [-1, 1]
     g_batchnorm: bool = False        # batch norm in the MLP generator's hidden layers (Ioffe & Szegedy 2015)
+    pack: int = 1                    # PacGAN: D judges packs of this many samples (divides train.batch_size)
+    d_arch: DArch = "same"           # same: D of model.arch; maxout: PacGAN's 2-D D (LinearMaxout layers)
+    maxout_hidden: int = 200         # maxout D: units per layer (PacGAN: 200)
+    maxout_layers: int = 3           # maxout D: LinearMaxout layers (PacGAN: 3)
+    maxout_pieces: int = 5           # maxout D: pieces per unit (PacGAN: 5)
     likelihood: Likelihood = "bernoulli"  # AE/VAE decoder: bernoulli, gaussian, cbernoulli (continuous Bernoulli)
     sigma: float = 0.0               # gaussian likelihood: fixed std on [0, 1] pixels; 0 learns one per pixel
     binarize: bool = False           # AE/VAE: binarise images afresh every batch (Burda et al. 2016)
     unet_depth: int = 0              # pix2pix U-Net halvings; 0 = as many as the image size allows (max 8)
     patch_layers: int = 0            # pix2pix PatchGAN stride-2 layers (3 = 70x70 patches); 0 = scaled to the size
     g_dropout: float = 0.5           # pix2pix: dropout in the U-Net's three innermost decoder layers
+    target: str = ""                 # advgan: the classifier attacked (lenet-mnist, a weights file); "" = the data's
+    eps: float = 0.3                 # advgan: L-inf bound of the perturbation, [0, 1] pixels (Xiao et al. 2018)
 
 
 @dataclass
@@ -104,6 +112,9 @@ class LossConfig:
     iwae_k: int = 1                  # VAE: train on the importance-weighted bound with k samples (Burda et al.)
     l1_weight: float = 100.0         # pix2pix lambda (Isola et al. 2017, Sec. 4.2)
     mode: Pix2PixMode = "l1+cgan"    # pix2pix objective: l1+cgan, l1, cgan, l1+gan (unconditional D)
+    adv_weight: float = 10.0         # advgan: weight of the C&W margin loss on the target classifier
+    hinge_weight: float = 1.0        # advgan: weight of the hinge on the perturbation's L2 size
+    hinge_c: float = 3.0             # advgan: L2 size (pixels in [0, 1]) the hinge lets through for free
 
 
 @dataclass

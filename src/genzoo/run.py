@@ -46,6 +46,7 @@ FAMILIES: dict[str, Traits] = {
     "vae": Traits(generates=True, encoder=True, likelihood=True, paired=False, adversarial=False),
     "ae": Traits(generates=True, encoder=True, likelihood=True, paired=False, adversarial=False),
     "pix2pix": Traits(generates=False, encoder=False, likelihood=False, paired=True, adversarial=True),
+    "advgan": Traits(generates=False, encoder=False, likelihood=False, paired=False, adversarial=True),
 }
 
 

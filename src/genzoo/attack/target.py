@@ -29,3 +29,14 @@ def load_target(spec: str, device: torch.device | str = "cpu") -> tuple[torch.nn
         raise GenzooError(f"{spec}: no such classifier file or folder")
     raise GenzooError(f"unknown classifier '{spec}'; use lenet-mnist, lenet-fashion-mnist or a weights file "
                       "from `genzoo classifier train`")
+
+
+def target_for(spec: str, dataset: str, shape: tuple[int, ...]) -> torch.nn.Module:
+    """The classifier an AdvGAN run attacks: ``spec``, or the evaluation classifier of its dataset."""
+    from genzoo.metrics.classifier import extractor_key
+
+    net, meta = load_target(spec or f"lenet-{extractor_key(dataset)}")
+    if tuple(net.in_shape) != tuple(shape):
+        raise GenzooError(f"classifier '{meta['name']}' reads images of shape {tuple(net.in_shape)}, "
+                          f"but {dataset} has {tuple(shape)}")
+    return net

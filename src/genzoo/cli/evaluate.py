@@ -57,8 +57,18 @@ def _add_classifier(sub) -> None:
     t.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
     t.add_argument("--epochs", type=int, help="default: 4 (mnist), 12 (fashion-mnist), 25 (cifar10)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", help="weights file (default ~/.cache/genzoo/classifiers/lenet-KEY.safetensors)")
+    t.add_argument("--out", help="weights file (default ~/.cache/genzoo/classifiers/lenet-KEY.safetensors; "
+                                 "with a defence lenet-KEY-DEFENCE.safetensors)")
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--adversarial", choices=["pgd", "fgsm-rs", "advgan"],
+                   help="adversarial training: PGD (Madry et al. 2018), FGSM with random start (Wong et al. 2020) "
+                        "or examples from a trained AdvGAN (--generator)")
+    t.add_argument("--eps", type=float, default=0.3, help="--adversarial: L-inf radius in [0, 1] pixels (default 0.3)")
+    t.add_argument("--pgd-steps", type=int, default=10, help="--adversarial pgd: steps per batch (default 10)")
+    t.add_argument("--generator", metavar="RUN_DIR", help="--adversarial advgan: a run of the advgan recipe")
+    t.add_argument("--augment", choices=["corruptions"], help="train on MNIST-C-style corruptions")
+    t.add_argument("--finetune", metavar="CLASSIFIER", help="start from a classifier (lenet-mnist or a weights file)")
+    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
 
 
 def _add_inception(sub) -> None:
@@ -105,6 +115,15 @@ def cmd_classifier(args) -> int:
     from genzoo.metrics.classifier import train_classifier
 
     parse_spec(args.dataset)
+    if args.adversarial or args.augment or args.finetune:  # robust training: genzoo.attack.training
+        from genzoo.attack.training import default_out, robust_train
+        out = Path(args.out) if args.out else default_out(args.dataset, args.adversarial, args.augment)
+        path, acc = robust_train(args.dataset, args.adversarial, args.eps, augment=args.augment,
+                                 steps=args.pgd_steps, finetune=args.finetune, generator_run=args.generator,
+                                 root=args.data_root, epochs=args.epochs, seed=args.seed, out=out,
+                                 progress=not args.quiet, lr=args.lr)
+        print(f"test accuracy {100 * acc:.2f}% on {args.dataset}; weights: {path}")
+        return 0
     path, acc = train_classifier(args.dataset, args.data_root, args.epochs, args.seed,
                                  Path(args.out) if args.out else None, progress=not args.quiet)
     print(f"test accuracy {100 * acc:.2f}% on {args.dataset}; weights: {path}")

@@ -81,22 +81,42 @@ def _arch(cfg: Config, shape: tuple[int, ...]) -> str:
     return arch
 
 
+def check_pack(cfg: Config) -> int:
+    """PacGAN packing: D reads train.batch_size / model.pack packs of model.pack samples each."""
+    m, b = cfg.model.pack, cfg.train.batch_size
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise GenzooError(f"model.pack must be a whole number >= 1 (1 = no packing), got {m!r}")
+    if b % m:
+        raise GenzooError(f"train.batch_size={b} is not a multiple of model.pack={m}: D judges packs of {m} "
+                          f"samples; use a batch size such as {100 * m} (PacGAN: 100 packs of {m})")
+    if m > 1 and cfg.model.cond != "none":
+        raise GenzooError(f"model.pack={m} works with unconditional GANs only; set model.cond=none or model.pack=1")
+    return m
+
+
 def gan_nets(cfg: Config, shape: tuple[int, ...]):
     m = cfg.model
     is_image = len(shape) == 3
     code_dim = {"none": 0, "info": m.info_cat + m.info_cont}.get(m.cond, m.num_classes)
     label_in = m.num_classes if m.cond == "concat" else 0       # the label as extra input channels of D
+    pack = check_pack(cfg)
+    d_shape = (shape[0] * pack, *shape[1:])  # packing: vectors concatenated, or channels stacked
     if _arch(cfg, shape) == "dcgan":
         c, h, _ = shape
         G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width, fc_hidden=m.fc_hidden)
-        D = DCGANDiscriminator(c, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in,
+        D = DCGANDiscriminator(c * pack, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in,
                                fc_hidden=m.fc_hidden)
         conv = True
     else:
         G = MLPGenerator(m.z_dim + code_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image,
                          batchnorm=m.g_batchnorm)
-        D = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout, cond_dim=label_in)
+        D = MLPDiscriminator(d_shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout, cond_dim=label_in)
         conv = False
+    if m.d_arch == "maxout":
+        if m.cond != "none":
+            raise GenzooError("model.d_arch=maxout is an unconditional D; set model.cond=none or model.d_arch=same")
+        from genzoo.nets.maxout import MaxoutDiscriminator
+        D = MaxoutDiscriminator(d_shape, m.maxout_hidden, m.maxout_layers, m.maxout_pieces)
     if m.cond != "none":
         D = ConditionalD(D, m.cond, m.num_classes, m.info_cat, m.info_cont)
     return G, D, conv
@@ -183,3 +203,25 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
         opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
     return Pix2Pix(G, D, opt_g, opt_d, device=device, objective=GANObjective.create(L.name, L), mode=L.mode,
                    l1_weight=L.l1_weight, precision=resolve_precision(T.precision, device, True), channels_last=True)
+
+
+@register("advgan")
+def build_advgan(cfg: Config, shape: tuple[int, ...], device: torch.device):
+    """AdvGAN: a perturbation generator and a DCGAN D against the fixed classifier ``model.target``."""
+    from genzoo.algos.advgan import AdvGAN
+    from genzoo.attack.target import target_for
+    from genzoo.nets.advgan import PerturbationG
+
+    m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
+    if len(shape) != 3 or shape[1] % 2:
+        raise GenzooError(f"advgan attacks images of even size; this data has shape {shape}")
+    if not 0 < m.eps <= 1:
+        raise GenzooError(f"model.eps={m.eps} is outside (0, 1]; ε is in pixel units")
+    net = target_for(m.target, cfg.data.dataset, shape)
+    G = PerturbationG(shape[0], m.g_width)
+    D = DCGANDiscriminator(shape[0], shape[1], m.d_width, norm=m.d_norm)
+    opt_g = _make_optimizer(O.name, G.parameters(), O.lr_g, (O.beta1, O.beta2))
+    opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
+    return AdvGAN(G, D, net, opt_g, opt_d, device=device, eps=m.eps, objective=GANObjective.create(L.name, L),
+                  adv_weight=L.adv_weight, hinge_weight=L.hinge_weight, hinge_c=L.hinge_c,
+                  precision=resolve_precision(T.precision, device, False))
