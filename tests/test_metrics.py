@@ -84,21 +84,22 @@ def test_kid_of_set_with_itself_is_about_zero():
     a, a2 = rng.normal(size=(3000, 16)) @ m * 0.5, rng.normal(size=(3000, 16)) @ m * 0.5
     b = rng.normal(size=(3000, 16)) @ m * 0.5 + 0.3
     diff, _ = kid(a, b, subsets=20)
-    for x, y in ((a, a), (a, a2)):  # the same set; two samples of one distribution
-        mean, std = kid(x, y, subsets=20)
+    for x, y, same in ((a, a, True), (a, a2, False)):  # the same set; two samples of one distribution
+        mean, std = kid(x, y, subsets=20, same_set=same)
         assert abs(mean) < 0.05 * diff and abs(mean) < 2 * std / np.sqrt(20) + 0.01, (mean, std, diff)
 
 
-def _prdc_brute(real, fake, k):
-    """Naeem et al. 2020, Sec. 3 / Kynkäänniemi et al. 2019, Eq. 1-2, with scipy's cdist."""
+def _prdc_brute(real, fake, k, le=np.less_equal):
+    """Naeem et al. 2020, Sec. 3 / Kynkäänniemi et al. 2019, Eq. 1-2, with scipy's cdist.
+    ``le=np.less`` is the prdc package's open-ball version (prdc/prdc.py: ``distance < radii``)."""
     from scipy.spatial.distance import cdist
     rr, ff, rf = cdist(real, real), cdist(fake, fake), cdist(real, fake)
     r_rad = np.sort(rr, axis=1)[:, k]  # column 0 is the point itself
     f_rad = np.sort(ff, axis=1)[:, k]
-    precision = (rf <= r_rad[:, None]).any(0).mean()
-    recall = (rf <= f_rad[None, :]).any(1).mean()
-    density = (rf <= r_rad[:, None]).sum(0).mean() / k
-    coverage = (rf.min(1) <= r_rad).mean()
+    precision = le(rf, r_rad[:, None]).any(0).mean()
+    recall = le(rf, f_rad[None, :]).any(1).mean()
+    density = le(rf, r_rad[:, None]).sum(0).mean() / k
+    coverage = le(rf.min(1), r_rad).mean()
     return precision, recall, density, coverage
 
 
@@ -134,7 +135,7 @@ def test_precision_recall_see_a_collapse():
 def test_inception_score_extremes():
     confident_uniform = np.eye(10)[np.arange(1000) % 10]
     one_class = np.eye(10)[np.zeros(1000, int)]
-    assert inception_score(confident_uniform, splits=10)[0] == pytest.approx(10, rel=1e-6)
+    assert inception_score(confident_uniform, splits=10, shuffle=False)[0] == pytest.approx(10, rel=1e-6)
     assert inception_score(one_class, splits=10)[0] == pytest.approx(1, rel=1e-6)
 
 
@@ -146,3 +147,79 @@ def test_mode_histogram_hand_case():
     assert h["kl_to_uniform"] == pytest.approx(float((p * np.log(p * 10)).sum()))
     assert h["entropy"] == pytest.approx(float(-(p * np.log(p)).sum()))
     assert h["classes_covered"] == 3 and h["max_entropy"] == pytest.approx(math.log(10))
+
+
+# -- issue 21: explicit conventions, checked against peers or by hand ---------------------------------
+def test_kid_same_set_is_explicit_not_guessed_from_memory():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3000, 8))
+    x, y = a[:2000], a[1000:]  # overlapping views of one array: two different sets
+    assert np.shares_memory(x, y)
+    assert kid(x, y, subsets=5) == kid(x.copy(), y.copy(), subsets=5)
+    far = a[:1000] + 5.0
+    assert kid(a[:1000], far, subsets=5, same_set=True) == kid(a[:1000], a[:1000], subsets=5, same_set=True)
+    assert kid(a[:1000], far, subsets=5)[0] > 1.0
+
+
+@pytest.mark.parametrize("fn", [lambda r, f: gaussian_stats(f), lambda r, f: kid(r, f, subsets=2),
+                                lambda r, f: precision_recall(r, f), lambda r, f: density_coverage(r, f)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_features_are_a_clear_error(fn, bad):
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(300, 8)), rng.normal(size=(300, 8))
+    fake[7, 3] = bad
+    with pytest.raises(GenzooError, match="1 of 300 .*NaN or Inf.*genzoo diagnose"):
+        fn(real, fake)
+
+
+def test_inception_score_shuffles_before_splitting():
+    sorted_probs = np.eye(10)[np.repeat(np.arange(10), 100)]  # class-sorted: each split would see one class
+    assert inception_score(sorted_probs, shuffle=False)[0] == pytest.approx(1.0)
+    mean, _ = inception_score(sorted_probs)  # torch-fidelity's default: shuffled, seeded
+    assert mean > 9.0 and inception_score(sorted_probs) == inception_score(sorted_probs, seed=0)
+
+
+def test_inception_score_ddof_by_hand():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(5) * 0.3, size=400)
+    parts = np.array_split(probs, 4)
+    scores = [math.exp((p * (np.log(p + 1e-12) - np.log(p.mean(0) + 1e-12))).sum(1).mean()) for p in parts]
+    m0, s0 = inception_score(probs, splits=4, shuffle=False)
+    m1, s1 = inception_score(probs, splits=4, shuffle=False, ddof=1)  # torchmetrics' std
+    assert (m0, s0, s1) == pytest.approx((np.mean(scores), np.std(scores), np.std(scores, ddof=1)))
+
+
+def test_prdc_strict_radius_matches_open_balls_on_duplicates():
+    rng = np.random.default_rng(2)
+    real = np.repeat(rng.normal(size=(60, 4)), 2, axis=0)  # duplicated real samples: k=1 radii of 0
+    fake = np.concatenate([real[:40], rng.normal(size=(80, 4))])  # some memorised copies
+    closed, open_ = _prdc_brute(real, fake, 1), _prdc_brute(real, fake, 1, np.less)
+    assert closed[0] != open_[0]  # the convention matters here
+    assert precision_recall(real, fake, k=1) == pytest.approx(closed[:2])
+    assert precision_recall(real, fake, k=1, strict_radius=True) == pytest.approx(open_[:2])
+    assert density_coverage(real, fake, k=1, strict_radius=True) == pytest.approx(open_[2:])
+    assert density_coverage(real, fake, k=1) == pytest.approx(closed[2:])
+
+
+def test_ssim_is_the_mean_over_valid_windows_like_scikit_image():
+    """scikit-image's structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+    data_range=1): scipy's gaussian_filter (truncate 3.5: an 11x11 window) over the image, then the border of
+    (11 - 1) / 2 = 5 pixels cropped before the mean, i.e. the valid windows only."""
+    from scipy.ndimage import gaussian_filter
+    from genzoo.metrics.paired import psnr, ssim
+    rng = np.random.default_rng(0)
+    x = rng.random((28, 28))
+    y = np.clip(x + 0.2 * rng.normal(size=x.shape), 0, 1)
+    f = lambda t: gaussian_filter(t, 1.5, truncate=3.5)  # noqa: E731
+    mx, my = f(x), f(y)
+    vx, vy, cxy = f(x * x) - mx ** 2, f(y * y) - my ** 2, f(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    want = smap[5:-5, 5:-5].mean()
+    got = ssim(torch.tensor(x)[None, None], torch.tensor(y)[None, None]).item()
+    assert got == pytest.approx(want, rel=1e-5)
+    assert abs(smap.mean() - want) > 1e-3  # averaging the padded whole map (torchmetrics) differs
+    # PSNR: peak 1, identical images capped at 100 dB by the 1e-10 floor on the MSE
+    t = torch.rand(1, 1, 8, 8)
+    assert psnr(t, t).item() == pytest.approx(100.0)
+    assert psnr(t, (t + 0.05)).item() == pytest.approx(10 * math.log10(1 / 0.0025), abs=1e-3)

@@ -33,7 +33,7 @@ def _fid(fake: Features, ref: Features, base: dict) -> dict:
 
 @metric("kid")
 def _kid(fake: Features, ref: Features, base: dict) -> dict:
-    mean, std = kid(ref.feats, fake.feats)
+    mean, std = kid(ref.feats, fake.feats, same_set=fake is ref)
     return {f"kid[{base['extractor']}]": {"value": mean, "std": std, "subsets": 100,
                                            "subset_size": min(1000, fake.n, ref.n), **base}}
 

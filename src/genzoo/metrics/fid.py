@@ -11,8 +11,22 @@ import numpy as np
 from genzoo.errors import GenzooError
 
 
-def gaussian_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_features(feats, metric: str, which: str = "features") -> np.ndarray:
+    """``feats`` as float64 (N, D), refusing NaN or Inf: a formula would return a plausible number or a
+    linear-algebra traceback on them. The usual cause is a model whose outputs diverged."""
     feats = np.asarray(feats, dtype=np.float64)
+    if feats.ndim != 2 or len(feats) == 0:
+        raise GenzooError(f"{metric}: {which} must be a non-empty (N, D) array, got shape {feats.shape}")
+    bad = ~np.isfinite(feats).all(1)
+    if bad.any():
+        raise GenzooError(f"{metric}: {int(bad.sum())} of {len(feats)} {which} vectors hold NaN or Inf; the model's "
+                          "outputs are not finite: check the run with `genzoo diagnose RUN_DIR`, or evaluate an "
+                          "earlier checkpoint")
+    return feats
+
+
+def gaussian_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    feats = check_features(feats, "Fréchet distance")
     n, d = feats.shape
     if n <= d:
         raise GenzooError(f"Fréchet distance needs more samples than feature dimensions: got {n} samples of "
@@ -26,6 +40,9 @@ def _psd_sqrt(s: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
+    if not all(np.isfinite(a).all() for a in (mu1, s1, mu2, s2)):
+        raise GenzooError("Fréchet distance: the feature statistics hold NaN or Inf; recompute them from finite "
+                          "features (delete a damaged statistics cache and evaluate again)")
     r1 = _psd_sqrt(s1)
     m = r1 @ s2 @ r1
     tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genzoo.errors import GenzooError
+
 
 def mode_histogram(pred: np.ndarray, num_classes: int) -> dict:
     counts = np.bincount(np.asarray(pred), minlength=num_classes)
@@ -22,15 +24,28 @@ def mode_histogram(pred: np.ndarray, num_classes: int) -> dict:
     }
 
 
-def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
-    """exp(E_x KL(p(y|x) || p(y))), mean and std over splits."""
+def inception_score(probs: np.ndarray, splits: int = 10, shuffle: bool = True, seed: int = 0,
+                    ddof: int = 0) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` equal parts (Salimans et al. 2016).
+
+    The samples are shuffled (seeded) before splitting, as torch-fidelity does: split in their given order, a
+    class-sorted set gives each part one class and a far lower score. ``shuffle=False`` keeps the order (the
+    original TF code). The std uses ``ddof`` 0 like torch-fidelity and the TF code; torchmetrics uses ddof 1."""
     probs = np.asarray(probs, np.float64)
+    if probs.ndim != 2 or len(probs) < splits or splits < 1:
+        raise GenzooError(f"Inception score: needs (N, classes) probabilities with N >= splits ({splits}), got "
+                          f"shape {probs.shape}; use more samples")
+    if not np.isfinite(probs).all() or (probs < 0).any():
+        raise GenzooError("Inception score: the class probabilities hold NaN, Inf or negative values; check the "
+                          "run with `genzoo diagnose RUN_DIR`, or evaluate an earlier checkpoint")
+    if shuffle:
+        probs = probs[np.random.default_rng(seed).permutation(len(probs))]
     scores = []
     for part in np.array_split(probs, splits):
         py = part.mean(0, keepdims=True)
         kl = (part * (np.log(part + 1e-12) - np.log(py + 1e-12))).sum(1).mean()
         scores.append(math.exp(kl))
-    return float(np.mean(scores)), float(np.std(scores))
+    return float(np.mean(scores)), float(np.std(scores, ddof=ddof))
 
 
 def modes_png(counts: list[int], class_names: list[str], path: Path, title: str = "") -> None:
