@@ -15,10 +15,11 @@ TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_siz
         "train.sample_every=50", "train.ckpt_every=50", "train.keep_ckpts=0"]
 
 
-def _cfg(steps, extra=()):
+def _cfg(steps, extra=(), seed=0):
     cfg = load_recipe("dcgan")
     cfg.apply_overrides(TINY + list(extra))
     cfg.set("train.steps", steps)
+    cfg.set("train.seed", seed)
     return cfg
 
 
@@ -27,10 +28,10 @@ def _final_tensors(run):
     return load_file(str(checkpoint.latest(run / "checkpoints").with_suffix(".safetensors")))
 
 
-def test_resume_equals_straight_run(tmp_path):
-    train(_cfg(200), tmp_path / "straight", progress=False)
-    train(_cfg(100), tmp_path / "split", progress=False)
-    train(_cfg(200), tmp_path / "split", resume=True, progress=False)
+def test_resume_equals_straight_run(tmp_path, seed):
+    train(_cfg(200, seed=seed(0)), tmp_path / "straight", progress=False)
+    train(_cfg(100, seed=seed(0)), tmp_path / "split", progress=False)
+    train(_cfg(200, seed=seed(0)), tmp_path / "split", resume=True, progress=False)
     a, b = _final_tensors(tmp_path / "straight"), _final_tensors(tmp_path / "split")
     assert a.keys() == b.keys()
     weights = [k for k in a if k.startswith("algo.nets")]
@@ -41,26 +42,26 @@ def test_resume_equals_straight_run(tmp_path):
     assert [r["step"] for r in logs] == list(range(10, 201, 10))
 
 
-def test_resume_is_exact_with_consistency_regularisation(tmp_path):
+def test_resume_is_exact_with_consistency_regularisation(tmp_path, seed):
     """The augmentations draw from the global generator, whose state the checkpoint carries."""
     extra = ["loss.consistency=1.0", "train.ckpt_every=20"]
-    train(_cfg(40, extra), tmp_path / "straight", progress=False)
-    train(_cfg(20, extra), tmp_path / "split", progress=False)
-    train(_cfg(40, extra), tmp_path / "split", resume=True, progress=False)
+    train(_cfg(40, extra, seed(0)), tmp_path / "straight", progress=False)
+    train(_cfg(20, extra, seed(0)), tmp_path / "split", progress=False)
+    train(_cfg(40, extra, seed(0)), tmp_path / "split", resume=True, progress=False)
     a, b = _final_tensors(tmp_path / "straight"), _final_tensors(tmp_path / "split")
     for k in a:
         assert torch.equal(a[k], b[k]), k
 
 
-def test_checkpoint_keeps_the_instance_noise_clock(tmp_path):
+def test_checkpoint_keeps_the_instance_noise_clock(tmp_path, seed):
     """Instance noise anneals with D's step count; a resumed run must continue from it, not from 0."""
-    from genzoo.run import open_run
-    run = train(_cfg(30, ["loss.instance_noise=0.1", "train.ckpt_every=30"]), tmp_path / "n", progress=False)
-    assert open_run(run)[1].d_steps_done == 30
+    from genzoo.run import Run
+    run = train(_cfg(30, ["loss.instance_noise=0.1", "train.ckpt_every=30"], seed(0)), tmp_path / "n", progress=False)
+    assert Run.open(run).algo.d_steps_done == 30
 
 
-def test_run_directory_contents(tmp_path):
-    run = train(_cfg(50, ["train.log_every=5"]), tmp_path / "r", progress=False)
+def test_run_directory_contents(tmp_path, seed):
+    run = train(_cfg(50, ["train.log_every=5"], seed(0)), tmp_path / "r", progress=False)
     assert (run / "config.yaml").is_file() and (run / "progress.gif").is_file()
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000001.png", "step_000050.png"]
     rec = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
@@ -68,10 +69,10 @@ def test_run_directory_contents(tmp_path):
     assert 0 < rec["d_real"] < 1 and 0 < rec["d_fake"] < 1
 
 
-def test_sigterm_saves_checkpoint_and_resume_continues(tmp_path):
+def test_sigterm_saves_checkpoint_and_resume_continues(tmp_path, seed):
     run = tmp_path / "sig"
     cmd = [sys.executable, "-m", "genzoo", "train", "dcgan", "--steps", "100000", "--out", str(run), "--quiet"]
-    cmd += [a for kv in TINY for a in ("--set", kv)]
+    cmd += [a for kv in TINY + [f"train.seed={seed(0)}"] for a in ("--set", kv)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 120
     while time.time() < deadline:
