@@ -103,7 +103,10 @@ class Run:
 
     @property
     def kind(self) -> str:
-        """The family, or 'toy' for a GAN on 2-D points (its samples are points, not images)."""
+        """The family, 'toy' for a GAN on 2-D points (its samples are points, not images), or 'stacked' for a
+        GAN on Stacked MNIST (measured by its digit triples)."""
+        if self.cfg.data.dataset == "stacked-mnist" and self.cfg.family == "gan":
+            return "stacked"
         return "toy" if self.cfg.data.dataset.startswith("toy:") else self.cfg.family
 
     @property

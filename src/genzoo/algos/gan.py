@@ -53,6 +53,7 @@ class GANOptions:
     consistency_rotate: float = 15.0
     consistency_scale: float = 0.1
     consistency_flip: bool = False
+    pack: int = 1                        # PacGAN: D judges groups of this many samples, all real or all fake
 
 
 class GAN(Algo):
@@ -74,6 +75,7 @@ class GAN(Algo):
         self.cr_aug = dict(shift=o.consistency_shift, rotate=o.consistency_rotate, scale=o.consistency_scale,
                            flip=o.consistency_flip)
         self.noise0, self.noise_steps, self.d_steps_done = o.instance_noise, max(1, o.noise_anneal_steps), 0
+        self.pack = o.pack
         self.nets = {"G": G, "D": D}
         self.opts = {"G": opt_g, "D": opt_d}
         self.finish_nets(channels_last)
@@ -93,7 +95,7 @@ class GAN(Algo):
     # -- noise ----------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None,
                  labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Latents (n, z_dim + code size): z Gaussian (SEEDS 000) or uniform on [-1, 1], times ``z_scale``,
+        """Latents (n, z_dim + code size): z Gaussian or uniform on [-1, 1], times ``z_scale``,
         then the code: a one-hot label (uniform, or ``labels``) for conditional GANs; for InfoGAN a uniform
         categorical code (one-hot) and continuous codes uniform on [-1, 1]."""
         if self.z_dist == "uniform":
@@ -124,10 +126,25 @@ class GAN(Algo):
         k = self.code_classes
         return latent[:, self.z_dim:self.z_dim + k].argmax(1) if k else None
 
+    def _pack(self, x: torch.Tensor) -> torch.Tensor:
+        """PacGAN packing (Lin et al. 2018, arXiv:1712.04086, Sec. 3): consecutive groups of ``pack`` samples
+        become one input of D, vectors concatenated (points) or channels stacked (images). Every group is all
+        real or all fake, since real and fake batches are packed separately."""
+        m = self.pack
+        if m == 1:
+            return x
+        assert x.shape[0] % m == 0, (x.shape, m)
+        return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])  # (B, C, ...) -> (B / m, m * C, ...)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """D's logit for each sample of x judged alone: as a pack of ``pack`` copies of itself. (N,)"""
+        return self.D(self._pack(x.repeat_interleave(self.pack, 0)))
+
     def _disc(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits and its auxiliary output (ACGAN classes, InfoGAN Q) for images x with labels y."""
+        """D's logits and its auxiliary output (ACGAN classes, InfoGAN Q) for images x with labels y.
+        With packing, one logit per group of ``pack`` samples."""
         if self.cond == "none":
-            return self.D(x), None
+            return self.D(self._pack(x)), None
         return self.D.scores(x, y if self.cond in ("concat", "projection") else None)
 
     def _aux_loss(self, aux: torch.Tensor, latent: torch.Tensor, out: dict,
@@ -200,7 +217,7 @@ class GAN(Algo):
         if self.objective.gp_weight:
             critic = self.D if self.cond in ("none", "acgan", "info") else (lambda x: self.D(x, y_real))
             with self.autocast():
-                gp, norms = gradient_penalty(critic, real, fake.float())
+                gp, norms = gradient_penalty(critic, self._pack(real), self._pack(fake.float()))  # per packed input
             loss = loss + self.objective.gp_weight * gp.float()
             out["gp"], out["gp_grad_norm"] = gp.item(), norms.mean().item()
         return loss

@@ -25,6 +25,21 @@ def _add_experiment(sub) -> None:
                                     "correlation of signal and FID per recipe.")
     w.add_argument("--recipes", default="wgan,dcgan", help="comma list (default wgan,dcgan)")
     _study_args(w, 2000, 2000, "runs/wgan-signal", "steps per recipe", "samples per FID")
+    mo = esub.add_parser("modes", help="mode collapse on 2-D mixtures under the PacGAN protocol (GAN vs PacGAN-m)",
+                         description="Trains --runs seeds of each row (gan = pack 1, pacganM = pack M) under "
+                                     "--protocol pacgan (Lin et al. 2018: 4x400 BN G, maxout D, Adam 1e-4 b1 0.8, "
+                                     "100 packs per batch, 100,000 fixed points, 400 epochs of 1,000 steps), "
+                                     "evaluates 2,500 samples per run and prints mean ± std next to PacGAN Table 1. "
+                                     "A full run is 400,000 steps (hours of CPU); --epochs sets a shorter budget.")
+    mo.add_argument("--mixture", choices=["ring8", "grid25"], required=True)
+    mo.add_argument("--protocol", choices=["pacgan"], default="pacgan")
+    mo.add_argument("--runs", type=int, default=10, help="seeds per row (default 10, as in the paper)")
+    mo.add_argument("--recipes", default="gan,pacgan2,pacgan3,pacgan4", help="comma list of rows (gan, pacganM)")
+    mo.add_argument("--epochs", type=float, help="epochs of 1,000 steps (default: the protocol's 400)")
+    mo.add_argument("--jobs", type=int, default=1, help="runs trained in parallel processes (default 1)")
+    mo.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    mo.add_argument("--seed", type=int, default=0, help="first seed; run k uses seed + k")
+    mo.add_argument("--out", default="runs/modes", help="output folder (default runs/modes); finished runs are reused")
 
 
 def _study_args(p, steps: int, n: int, out: str, steps_help: str, n_help: str) -> None:
@@ -52,6 +67,13 @@ def _add_theory(sub) -> None:
 def cmd_experiment(args) -> int:
     from genzoo.studies.experiments import report, signal_report, wgan_signal, zdim
 
+    if args.name == "modes":
+        from genzoo.studies.modes import modes_experiment, report as modes_report
+        result = modes_experiment(args.mixture, [r for r in args.recipes.split(",") if r], args.runs, Path(args.out),
+                                  args.protocol, args.epochs, args.jobs, args.seed, args.threads)
+        print(modes_report(result))
+        print(f"wrote {Path(args.out) / f'modes-{args.mixture}.json'}")
+        return 0
     if args.name == "wgan-signal":
         recipes = [r for r in args.recipes.split(",") if r]
         result = wgan_signal(recipes, args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,

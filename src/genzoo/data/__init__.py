@@ -26,6 +26,8 @@ DATASET_HELP = {
     "fashion-mnist": "Fashion-MNIST 28x28 clothes, 60k/10k (IDX; also Debian's /usr/share/datasets/fashion-mnist)",
     "cifar10": "CIFAR-10 32x32 RGB, 50k/10k (official binary version, or the JPEG tarballs of a local mirror)",
     "folder:PATH": "any folder of PNG/JPEG images; one subfolder per class gives labels; train/ and test/ pick splits",
+    "stacked-mnist": "Stacked MNIST: 3 random MNIST digits as R, G, B (1,000 classes), 128k train / 10k test, "
+                     "built from the MNIST files with a fixed seed",
     "toy:ring8": "8 Gaussians on a circle of radius 1, std 0.01 (2-D points)",
     "toy:grid25": "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (2-D points; PacGAN)",
     "toy:spiral": "a noisy two-turn spiral (2-D points)",
@@ -107,7 +109,7 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
         raise GenzooError("empty dataset spec; valid specs: " + ", ".join(DATASET_HELP))
     kind, _, arg = spec.partition(":")
     kind = kind.lower()
-    if kind in ("embedded", "cifar10", *SOURCES) and not arg:
+    if kind in ("embedded", "cifar10", "stacked-mnist", *SOURCES) and not arg:
         return kind, None
     if kind == "folder" and arg:
         return kind, arg
@@ -138,6 +140,14 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
         from genzoo.data.cifar import CLASSES, load_cifar10
         images, labels = load_cifar10(split, root)
         names = CLASSES
+    elif kind == "stacked-mnist":
+        from genzoo.data.stacked import CLASS_NAMES as STACKED_NAMES, SEEDS, SIZES, stack_digits
+        try:
+            digits, digit_labels = load_idx_dataset("mnist", split, root)
+        except GenzooError as e:
+            raise GenzooError(f"stacked-mnist is built from MNIST, which is missing: {e}") from None
+        x, y = stack_digits(digits, digit_labels, SIZES[split], SEEDS[split])
+        return Dataset(spec, convert_images(x, image_size, channels), y, STACKED_NAMES)
     elif kind in SOURCES:
         images, labels = load_idx_dataset(kind, split, root)
         names = CLASS_NAMES[kind]

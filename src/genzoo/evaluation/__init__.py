@@ -166,8 +166,14 @@ def _paired_run(run: Run, opts: Options) -> dict:
     return evaluate_pix2pix(run, opts.n)
 
 
+def _stacked_run(run: Run, opts: Options) -> dict:
+    from genzoo.evaluation.stacked import evaluate_stacked
+    return evaluate_stacked(run, opts.n, opts.seed)
+
+
 EVALUATORS: dict[str, Callable[[Run, Options], dict]] = {
-    "gan": _image_run, "vae": _image_run, "ae": _image_run, "pix2pix": _paired_run, "toy": _toy_run}
+    "gan": _image_run, "vae": _image_run, "ae": _image_run, "pix2pix": _paired_run, "toy": _toy_run,
+    "stacked": _stacked_run}
 
 
 def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metrics: str | None = None,

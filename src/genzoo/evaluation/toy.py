@@ -40,7 +40,7 @@ def toy_figure(algo, samples: torch.Tensor, centers: torch.Tensor, path: Path, t
     gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
     grid = torch.stack([gx.flatten(), gy.flatten()], 1).to(algo.device)  # (200*200, 2)
     algo.D.eval()
-    out = algo.D(grid).float().cpu()
+    out = algo.score(grid).float().cpu()  # a packed D judges m copies of each point
     algo.D.train()
     prob = algo.loss.probability  # log-losses: D(x) in [0, 1]; LSGAN, hinge and critics: the raw score
     heat = algo.loss.readable(out).view(200, 200).numpy()

@@ -1,0 +1,136 @@
+"""``genzoo experiment modes``: mode collapse on 2-D mixtures under a paper's protocol.
+
+``--protocol pacgan`` is Lin et al. 2018 (PacGAN, arXiv:1712.04086, Sec. 5 and the authors' code,
+fjxmlzn/PacGAN ``synthetic_data_experiments``): the ``pacgan`` recipe with ``model.pack`` set per row, a fixed
+training set of 100,000 points, 1,000 steps of 100 packs per epoch, 400 epochs; 2,500 samples evaluated per
+run (high quality within 3 sigma of the nearest mode; a mode captured when it has a high-quality sample;
+reverse KL over the modes). The table gives mean ± std over the runs next to PacGAN's Table 1.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from genzoo.config import Config, load_recipe
+from genzoo.errors import GenzooError
+
+# The protocol's numbers, pinned by tests/test_pacgan.py: change them only with the paper in hand.
+PROTOCOLS = {
+    "pacgan": {"recipe": "pacgan", "packs_per_batch": 100, "steps_per_epoch": 1000, "epochs": 400,
+               "train_samples": 100_000, "eval_samples": 2500},
+}
+MIXTURES = ("ring8", "grid25")
+
+# PacGAN Table 1 (Lin et al. 2018): modes, high-quality fraction, reverse KL; mean of 10 runs.
+PUBLISHED = {
+    "gan": {"ring8": (6.3, 0.982, 0.45), "grid25": (17.3, 0.948, 0.70)},
+    "pacgan2": {"ring8": (7.9, 0.956, 0.07), "grid25": (23.8, 0.913, 0.13)},
+    "pacgan3": {"ring8": (7.8, 0.977, 0.10), "grid25": (24.6, 0.942, 0.06)},
+    "pacgan4": {"ring8": (7.8, 0.959, 0.07), "grid25": (24.8, 0.936, 0.04)},
+}
+KEYS = ("modes_captured", "high_quality_fraction", "reverse_kl")
+
+
+def pack_of(name: str) -> int:
+    """'gan' -> 1, 'pacgan3' -> 3: the table's row names."""
+    if name == "gan":
+        return 1
+    m = re.fullmatch(r"pacgan([1-9][0-9]?)", name)
+    if not m:
+        raise GenzooError(f"unknown row '{name}' for --protocol pacgan; use gan or pacganM (M = pack, e.g. pacgan2)")
+    return int(m.group(1))
+
+
+def protocol_config(name: str, mixture: str, seed: int, protocol: str = "pacgan", epochs: float | None = None) -> Config:
+    """The config of one run of row ``name`` on ``mixture`` under ``protocol``."""
+    if protocol not in PROTOCOLS:
+        raise GenzooError(f"unknown protocol '{protocol}'; valid: " + ", ".join(PROTOCOLS))
+    if mixture not in MIXTURES:
+        raise GenzooError(f"--mixture must be one of {', '.join(MIXTURES)}, got '{mixture}'")
+    p = PROTOCOLS[protocol]
+    epochs = p["epochs"] if epochs is None else epochs
+    if not epochs > 0:
+        raise GenzooError(f"--epochs must be > 0, got {epochs}")
+    pack = pack_of(name)
+    cfg = load_recipe(p["recipe"], f"toy:{mixture}")
+    cfg.apply_overrides([f"model.pack={pack}", f"train.batch_size={p['packs_per_batch'] * pack}",
+                         f"data.toy_samples={p['train_samples']}", f"train.seed={seed}",
+                         f"train.steps={max(1, round(epochs * p['steps_per_epoch']))}"])
+    cfg.recipe = name
+    return cfg
+
+
+def _one(job: tuple) -> dict:
+    """Train (or reuse) one run and evaluate it; runs in a worker process."""
+    import torch
+
+    from genzoo.evaluation import evaluate
+    from genzoo.run import Run
+    from genzoo.training import checkpoint
+    from genzoo.training.checkpoint import ckpt_dir
+    from genzoo.training.loop import train
+
+    name, mixture, seed, protocol, epochs, run_dir, threads, n_eval = job
+    torch.set_num_threads(threads)
+    cfg = protocol_config(name, mixture, seed, protocol, epochs)
+    run_dir = Path(run_dir)
+    t0 = time.process_time()
+    latest = checkpoint.latest(ckpt_dir(run_dir))
+    if latest is None or checkpoint.step_of(latest) < cfg.train.steps:
+        train(cfg, run_dir, resume=latest is not None, progress=False)  # a longer budget continues the run
+    cpu = time.process_time() - t0
+    m = evaluate(Run.open(run_dir), n=n_eval, seed=seed)["metrics"]
+    return {"row": name, "mixture": mixture, "seed": seed, "steps": cfg.train.steps, "cpu_s": cpu,
+            **{k: m[k] for k in KEYS}}
+
+
+def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protocol: str = "pacgan",
+                     epochs: float | None = None, jobs: int = 1, seed: int = 0, threads: int = 1) -> dict:
+    """``runs`` seeds of every row on ``mixture``, ``jobs`` processes at a time; finished runs are reused."""
+    if runs < 1 or jobs < 1:
+        raise GenzooError("--runs and --jobs must be at least 1")
+    for r in rows:
+        pack_of(r)
+    protocol_config(rows[0], mixture, seed, protocol, epochs)  # check the arguments before any work
+    n_eval = PROTOCOLS[protocol]["eval_samples"]
+    work = [(r, mixture, seed + k, protocol, epochs, str(Path(out) / f"{mixture}-{r}-seed{seed + k}"), threads, n_eval)
+            for r in rows for k in range(runs)]
+    if jobs == 1:
+        results = [_one(w) for w in work]
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            results = list(pool.map(_one, work))
+    table = {}
+    for r in rows:
+        got = [x for x in results if x["row"] == r]
+        table[r] = {k: _mean_std([x[k] for x in got]) for k in (*KEYS, "cpu_s")}
+    result = {"protocol": protocol, "mixture": mixture, "runs": runs, "epochs": epochs or PROTOCOLS[protocol]["epochs"],
+              "steps": work and results[0]["steps"], "table": table, "runs_detail": results}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / f"modes-{mixture}.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _mean_std(v: list[float]) -> tuple[float, float]:
+    mean = sum(v) / len(v)
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+
+
+def report(result: dict) -> str:
+    """A markdown table: ours (mean ± std) next to PacGAN Table 1."""
+    mix = result["mixture"]
+    lines = [f"{mix}, protocol {result['protocol']}: {result['runs']} run(s) per row, {result['steps']} steps "
+             f"({result['epochs']} epochs), 2,500 samples each",
+             "", "| row | modes | high quality | reverse KL | PacGAN T1 modes | HQ | KL | CPU s/run |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r, t in result["table"].items():
+        (m, ms), (h, hs), (k, ks), (c, _) = (t[key] for key in (*KEYS, "cpu_s"))
+        pub = PUBLISHED.get(r, {}).get(mix)
+        p = f"{pub[0]} | {pub[1] * 100:.1f} % | {pub[2]}" if pub else "– | – | –"
+        lines.append(f"| {r} | {m:.1f} ± {ms:.1f} | {h * 100:.1f} ± {hs * 100:.1f} % | {k:.2f} ± {ks:.2f} | {p} "
+                     f"| {c:.0f} |")
+    return "\n".join(lines)

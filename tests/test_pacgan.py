@@ -1,0 +1,166 @@
+"""PacGAN: maxout D, packing for every objective and net family, the pinned 2-D protocol, Stacked MNIST."""
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from genzoo.cli import main
+from genzoo.config import load_recipe
+from genzoo.errors import GenzooError
+from genzoo.losses import GAN_LOSSES
+from genzoo.nets.maxout import LinearMaxout, MaxoutDiscriminator
+from genzoo.training.build import build_algo
+
+CPU = torch.device("cpu")
+HAS_MNIST = (Path(os.environ.get("GENZOO_DATA", "")) / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
+
+
+# -- maxout ----------------------------------------------------------------------------------
+def test_linear_maxout_against_a_hand_computation():
+    layer = LinearMaxout(2, 2, pieces=3)
+    with torch.no_grad():  # rows: unit 0 pieces 0..2, unit 1 pieces 0..2
+        layer.linear.weight.copy_(torch.tensor([[1., 0.], [0., 1.], [-1., -1.], [2., 0.], [0., -2.], [1., 1.]]))
+        layer.linear.bias.copy_(torch.tensor([0., 0., 0.5, 0., 0., -10.]))
+    x = torch.tensor([[1., 2.], [-3., 0.5]])
+    # unit 0: max(x1, x2, -x1-x2+0.5); unit 1: max(2 x1, -2 x2, x1+x2-10)
+    want = torch.tensor([[2., 2.], [3., -1.]])  # (-3, 0.5): max(-3, 0.5, 3) = 3; max(-6, -1, -12.5) = -1
+    assert torch.allclose(layer(x), want)
+
+
+def test_maxout_d_shapes_and_init():
+    d = MaxoutDiscriminator((4,), hidden=200, layers=3, pieces=5)
+    assert d(torch.randn(7, 4)).shape == (7,)
+    w = d.body[0].linear.weight
+    assert abs(w.std().item() - 0.02) < 0.003 and d.head.bias.abs().max() == 0
+
+
+# -- packing ---------------------------------------------------------------------------------
+def _algo(dataset, loss="nsgan", pack=2, batch=8, **extra):
+    cfg = load_recipe("nsgan", dataset)
+    cfg.apply_overrides([f"loss.name={loss}", f"model.pack={pack}", f"train.batch_size={batch}", "model.z_dim=4",
+                         "model.g_width=8", "model.d_width=8", "model.mlp_hidden=16"]
+                        + [f"{k}={v}" for k, v in extra.items()])
+    shape = (2,) if dataset.startswith("toy:") else (1, 28, 28)
+    return build_algo(cfg, shape, CPU), shape
+
+
+def test_d_input_holds_m_independent_samples_of_one_kind():
+    algo, _ = _algo("toy:ring8", pack=3, batch=6)
+    seen = []
+    algo.D.register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach().clone()))
+    real = torch.arange(12.).view(6, 2)
+    algo.d_step({"x": real})
+    r, f = seen[0], seen[1]
+    assert r.shape == f.shape == (2, 6)                        # 6 samples -> 2 packs of 3 points
+    assert torch.equal(r, real.view(2, 6))                     # pack k holds real samples 3k, 3k+1, 3k+2 side by side
+    assert not any(torch.isin(f, real).any(1))                 # fake packs hold no real point: all of one kind
+    assert len({tuple(p.tolist()) for p in f.view(6, 2)}) == 6  # ... and three different samples each
+
+
+def test_packed_shapes_mlp_and_conv():
+    mlp, _ = _algo("toy:ring8", pack=4, batch=8)
+    assert mlp.D.in_shape == (8,)
+    conv, shape = _algo("mnist", pack=2, batch=4)
+    assert conv.D.in_shape == (2, 28, 28)                      # channels stacked
+    assert conv.score(torch.randn(3, *shape)).shape == (3,)    # sampling side: one score per sample
+    assert conv.generate(conv.sample_z(5)).shape == (5, 1, 28, 28)  # sampling is unchanged
+    maxout, _ = _algo("toy:ring8", pack=3, batch=9, **{"model.d_arch": "maxout"})
+    assert isinstance(maxout.D, MaxoutDiscriminator) and maxout.D.in_shape == (6,)
+
+
+@pytest.mark.parametrize("loss", sorted(GAN_LOSSES))
+@pytest.mark.parametrize("dataset", ["toy:ring8", "mnist"])
+def test_every_objective_steps_with_pack_2(loss, dataset):
+    extra = {"model.d_norm": "layer"} if loss == "wgan-gp" else {}
+    algo, shape = _algo(dataset, loss, pack=2, batch=4, **extra)
+    b = {"x": torch.rand(4, *shape) * 2 - 1}
+    out = {**algo.d_step(b), **algo.g_step(b)}
+    assert math.isfinite(out["loss_d"]) and math.isfinite(out["loss_g"])
+
+
+@pytest.mark.parametrize("sets,needle", [
+    (["model.pack=0"], "model.pack"),
+    (["model.pack=3", "train.batch_size=64"], "not a multiple of model.pack=3"),
+])
+def test_bad_pack_is_one_line_exit_2(sets, needle, tmp_path, capsys):
+    args = ["train", "nsgan", "--dataset", "toy:ring8", "--steps", "1", "--out", str(tmp_path / "r")]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genzoo: error:") and needle in err and "\n" not in err
+
+
+# -- the PacGAN 2-D protocol -----------------------------------------------------------------
+def test_pacgan_protocol_is_pinned():
+    """Lin et al. 2018 and fjxmlzn/PacGAN synthetic_data_experiments; a recipe change must not move these."""
+    from genzoo.studies.modes import PROTOCOLS, protocol_config
+    for name, pack in [("gan", 1), ("pacgan2", 2), ("pacgan3", 3), ("pacgan4", 4)]:
+        for mixture in ("ring8", "grid25"):
+            c = protocol_config(name, mixture, seed=5)
+            m, o, t = c.model, c.optim, c.train
+            assert c.data.dataset == f"toy:{mixture}" and c.data.toy_samples == 100_000
+            assert (m.arch, m.z_dim, m.z_dist, m.z_scale) == ("mlp", 2, "normal", 1.0)
+            assert (m.mlp_hidden, m.mlp_layers, m.g_batchnorm) == (400, 4, True)
+            assert (m.d_arch, m.maxout_hidden, m.maxout_layers, m.maxout_pieces) == ("maxout", 200, 3, 5)
+            assert m.pack == pack and t.batch_size == 100 * pack and m.cond == "none" and m.d_dropout == 0
+            assert (c.loss.name, o.name, o.lr_g, o.lr_d, o.beta1) == ("nsgan", "adam", 1e-4, 1e-4, 0.8)
+            assert (t.steps, t.n_critic, t.seed) == (400_000, 1, 5) and not c.watch.enabled
+            assert c.loss.label_smoothing == c.loss.instance_noise == o.ema == 0
+    assert PROTOCOLS["pacgan"]["eval_samples"] == 2500
+    algo = build_algo(protocol_config("pacgan2", "grid25", 0), (2,), CPU)
+    g = [x for x in algo.G.net if isinstance(x, torch.nn.Linear)]
+    assert [l.bias is None for l in g] == [True] * 4 + [False]  # no bias in G's hidden layers, linear output
+    assert not isinstance(algo.G.net[-1], torch.nn.Tanh)
+    assert protocol_config("gan", "ring8", 0, epochs=2).train.steps == 2000
+
+
+def test_modes_experiment_bad_row_is_one_line():
+    from genzoo.studies.modes import pack_of
+    with pytest.raises(GenzooError, match="pacgan2"):
+        pack_of("wgan")
+
+
+# -- Stacked MNIST ---------------------------------------------------------------------------
+def test_stacked_kl_and_modes_against_a_hand_histogram():
+    from genzoo.evaluation.stacked import stacked_modes
+    ids = torch.tensor([7] * 6 + [123] * 3 + [999])  # p = (0.6, 0.3, 0.1) on 3 of 1,000 modes
+    m = stacked_modes(ids)
+    want = 0.6 * math.log(600) + 0.3 * math.log(300) + 0.1 * math.log(100)
+    assert m["modes"] == 3 and abs(m["kl_to_uniform"] - want) < 1e-12
+    assert abs(stacked_modes(torch.arange(1000))["kl_to_uniform"]) < 1e-12
+
+
+def test_stack_digits_is_deterministic_and_labelled():
+    from genzoo.data.stacked import stack_digits, triples
+    imgs = torch.arange(10, dtype=torch.uint8).view(10, 1, 1).expand(10, 28, 28)  # digit k is filled with k
+    labs = torch.arange(10)
+    x1, y1 = stack_digits(imgs, labs, 50, seed=3)
+    x2, y2 = stack_digits(imgs, labs, 50, seed=3)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == (50, 3, 28, 28)
+    assert torch.equal(x1[:, :, 0, 0].long(), triples(y1))      # channel c holds the digit of label digit c
+    assert not torch.equal(stack_digits(imgs, labs, 50, seed=4)[1], y1)
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason="needs the MNIST files in $GENZOO_DATA/mnist")
+def test_real_stacked_images_are_labelled_by_lenet():
+    from genzoo.data import load_dataset
+    from genzoo.data.stacked import triples
+    from genzoo.evaluation.stacked import channel_digits
+    a, b = load_dataset("stacked-mnist", "test"), load_dataset("stacked-mnist", "test")
+    assert a.x.shape == (10_000, 3, 28, 28) and torch.equal(a.x, b.x) and a.num_classes == 1000
+    got = channel_digits(a.x[:500])
+    assert (got == triples(a.y[:500])).all(1).float().mean() >= 0.98
+
+
+def test_stacked_mnist_without_mnist_files_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    args = ["train", "dcgan", "--dataset", "stacked-mnist", "--data-root", str(tmp_path), "--steps", "1",
+            "--out", str(tmp_path / "r")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genzoo: error: stacked-mnist is built from MNIST") and "\n" not in err
