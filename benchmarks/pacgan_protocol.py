@@ -1,0 +1,27 @@
+"""PacGAN Table 1 under the PacGAN 2-D protocol (Lin et al. 2018): GAN vs PacGAN-m on ring8 and grid25.
+
+Full protocol (10 runs per row, 400 epochs = 400,000 steps per run; hours of CPU per run):
+    python benchmarks/pacgan_protocol.py --runs 10 --jobs 8
+Short budget (what docs/results/modes.md reports):
+    python benchmarks/pacgan_protocol.py --runs 1 --epochs 1 --recipes gan,pacgan2 --jobs 2
+Same as `genzoo experiment modes --mixture M --protocol pacgan ...` for each mixture; finished runs are reused.
+"""
+import argparse
+import time
+from pathlib import Path
+
+from genzoo.studies.modes import modes_experiment, report
+
+p = argparse.ArgumentParser()
+p.add_argument("--runs", type=int, default=10)
+p.add_argument("--epochs", type=float, default=None, help="default: the protocol's 400")
+p.add_argument("--recipes", default="gan,pacgan2,pacgan3,pacgan4")
+p.add_argument("--mixtures", default="ring8,grid25")
+p.add_argument("--jobs", type=int, default=1)
+p.add_argument("--out", default="runs/bench-pacgan")
+a = p.parse_args()
+for mix in a.mixtures.split(","):
+    t = time.time()
+    r = modes_experiment(mix, a.recipes.split(","), a.runs, Path(a.out), "pacgan", a.epochs, a.jobs)
+    print(report(r))
+    print(f"wall {time.time() - t:.0f} s\n")
