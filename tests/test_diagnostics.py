@@ -21,7 +21,8 @@ from genzoo.training import checkpoint
 from genzoo.training import loop as loop_module
 from genzoo.training.build import dataset_for
 from genzoo.training.loop import train
-from genzoo.training.watch import ALERTS, Alert, Monitor, oscillation_score, read_log
+from genzoo.run import read_log
+from genzoo.training.watch import ALERTS, Alert, Monitor, oscillation_score
 
 
 def run(recipe, dataset, tmp_path, seed, name="run", **overrides):

@@ -26,7 +26,6 @@ from genzoo.errors import GenzooError
 from genzoo.training import checkpoint
 from genzoo.training.build import build_algo, dataset_for
 from genzoo.training.checkpoint import ckpt_dir
-from genzoo.training.watch import read_log
 
 CHUNK = 500  # images generated per forward pass: bounded memory at any n
 
@@ -215,3 +214,22 @@ class Run:
         except ValueError:
             raise GenzooError(f"{p}: not valid JSON; evaluate again to rewrite it") from None
 
+
+def read_log(path) -> tuple[list[dict], list[dict]]:
+    """(scalar rows, events) of a run's log.jsonl. A last line cut short by a crash is dropped."""
+    rows, events = [], []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        raise GenzooError(f"{path}: not found; is this a genzoo run directory?") from None
+    for i, ln in enumerate(lines, 1):
+        if not ln.strip():
+            continue
+        try:
+            rec = json.loads(ln)
+        except ValueError:
+            if i == len(lines):
+                break  # the tail of a write cut short by a crash
+            raise GenzooError(f"{path}:{i}: not a JSON line; the log is damaged") from None
+        (events if "event" in rec else rows).append(rec)
+    return rows, events

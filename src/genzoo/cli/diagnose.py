@@ -22,15 +22,15 @@ def _add_diagnose(sub) -> None:
 def cmd_diagnose(args) -> int:
     from genzoo.errors import GenzooError
     from genzoo.run import Run
-    from genzoo.training import watch
+    from genzoo.report import diagnostics
 
     run = Run.open(args.run)
     rows, events = run.log, run.events
     if not rows:
         raise GenzooError(f"{run.path}/log.jsonl holds no training steps yet")
-    print(watch.summarise(rows, events))
+    print(diagnostics.summarise(rows, events))
     out = Path(args.out) if args.out else run.path / "diagnostics.png"
-    watch.plot(rows, events, out, title=f"genzoo diagnose {run.path.name}")
+    diagnostics.plot(rows, events, out, title=f"genzoo diagnose {run.path.name}")
     print(f"wrote {out}")
     return 0
 
