@@ -73,7 +73,9 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
             raise GenzooError("when resuming only --steps, --precision, --device and --quiet may change; got "
                               + ", ".join(fixed + ["--out"] * (out is not None) + ["--set"] * bool(overrides)))
         from genzoo.training.checkpoint import verify_resumable
-        verify_resumable(run_dir, cfg)  # damaged, or from another run: one line before any work
+        if verify_resumable(run_dir, cfg) is None:  # damaged, or from another run: one line before any work
+            raise GenzooError(f"{run_dir}: nothing to resume (no checkpoints/step_*.json); start it again with "
+                              f"`genzoo train {cfg.recipe} --out NEW_DIR`")
         for k in RESUMABLE:
             if settings.get(k) is not None:
                 cfg.set(SHORTCUTS[k], settings[k])

@@ -21,7 +21,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise GenzooError(f"cannot write {path}: {e.strerror or e}; nothing earlier was overwritten") from None
+        raise GenzooError(f"cannot write {path}: {e.strerror or e}; nothing earlier was overwritten; free some "
+                          "space or fix the folder's permissions, then run the command again") from None
 
 
 def sha256(path: Path) -> str:

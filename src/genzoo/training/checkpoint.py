@@ -352,6 +352,9 @@ def verify_resumable(run: Path, cfg: Config) -> Path | None:
             algo = build_algo(cfg, tuple(ds), torch.device("cpu"))
         except (RuntimeError, ValueError) as e:
             raise _bad(path, f"its data_shape {ds} does not fit this run's model ({one_line(e)[:100]})") from None
+    for key in ("sampler", "rng"):  # what an exact resume needs besides the model
+        if key not in state:
+            raise _bad(path, f"no '{key}' state to resume from")
     check_state(state, algo, path)
     return path
 
