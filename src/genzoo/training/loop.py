@@ -259,6 +259,7 @@ def _resume(run: Path, algo: Algo, sampler: BatchSampler) -> int:
 def _restore(path: Path, algo: Algo, sampler: BatchSampler) -> int:
     """Weights, optimizer state, data position and RNG states from a checkpoint; returns its step."""
     state, meta = checkpoint.load(path)
+    checkpoint.check_state(state, algo, path)  # a damaged or foreign checkpoint is one line, not a traceback
     algo.load_state_dict(state["algo"])
     sampler.load_state_dict(state["sampler"])
     _set_rng_state(state["rng"])
