@@ -12,12 +12,15 @@ import torch
 import torch.nn as nn
 
 import genzoo
+from genzoo.attack.gradient import PixelModel
 from genzoo.explore import invert
+from genzoo.nets import advgan
 from genzoo.nets import vae
 from genzoo.nets.classifier import LeNet
 from genzoo.nets.conditional import ConditionalD
 from genzoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from genzoo.nets.inception import _MIXED, ConvBN, FIDInceptionV3, Mixed
+from genzoo.nets.maxout import LinearMaxout, MaxoutDiscriminator
 from genzoo.nets.mlp import MLPDiscriminator, MLPGenerator
 from genzoo.nets.patchgan import PatchGAN
 from genzoo.nets.unet import UNetGenerator
@@ -75,6 +78,12 @@ CASES = {
                        lambda: (torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8),)),
     "invert.Encoder": (lambda: invert.Encoder(1, 28, 4, width=8),
                        _images),
+    "LinearMaxout": (lambda: LinearMaxout(6, 4, pieces=3), lambda: (torch.randn(5, 6),)),
+    "MaxoutDiscriminator": (lambda: MaxoutDiscriminator((2,), hidden=16, layers=2, pieces=3),
+                            lambda: (torch.randn(5, 2),)),
+    "advgan.PerturbationG": (lambda: advgan.PerturbationG(1, width=4, blocks=1), _images),
+    "advgan._Res": (lambda: advgan._Res(4), lambda: (torch.randn(2, 4, 8, 8),)),
+    "PixelModel": (lambda: PixelModel(LeNet(width=4, feature_dim=16)), lambda: (torch.rand(3, 1, 28, 28),)),
 }
 
 
