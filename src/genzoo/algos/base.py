@@ -78,6 +78,26 @@ class Algo:
     def __init__(self, device: torch.device, precision: str):
         self.device, self.precision = device, precision
         self.channels_last = False
+        self.rank, self.world = 0, 1  # set by the training loop under torchrun (genzoo.training.distributed)
+
+    def draw_shard(self, draw, n: int, dim: int = 0) -> torch.Tensor:
+        """Random numbers that belong to samples, for this rank's ``n`` of them: ``draw(world * n)`` makes them
+        for the global batch (every rank the same, from the shared RNG) and this rank keeps its slice along
+        ``dim``. So N ranks with B / N samples each draw what one process with B draws, and their RNGs
+        stay in step. One process: just ``draw(n)``."""
+        if self.world == 1:
+            return draw(n)
+        return draw(n * self.world).narrow(dim, self.rank * n, n)
+
+    def randn_shard(self, x: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise shaped like x (this rank's samples along dim 0), drawn for the global batch."""
+        return self.draw_shard(lambda m: torch.randn((m, *x.shape[1:]), device=x.device, dtype=x.dtype),
+                               x.shape[0])
+
+    def rand_shard(self, x: torch.Tensor) -> torch.Tensor:
+        """Uniform [0, 1) numbers shaped like x (this rank's samples along dim 0), drawn for the global batch."""
+        return self.draw_shard(lambda m: torch.rand((m, *x.shape[1:]), device=x.device, dtype=x.dtype),
+                               x.shape[0])
 
     def autocast(self):
         if self.precision in ("bf16", "fp16"):

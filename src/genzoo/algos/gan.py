@@ -116,7 +116,7 @@ class GAN(Algo):
     def _train_latent(self, n: int) -> torch.Tensor:
         """Latents for a training step. With ``z_warmup`` the noise part is faded in linearly over that many
         D steps (codes untouched), so early on G can vary its images only through the code."""
-        latent = self.sample_z(n)
+        latent = self.draw_shard(self.sample_z, n)  # distributed: drawn for the global batch, this rank's slice
         if self.z_warmup and self.d_steps_done < self.z_warmup:
             latent[:, :self.z_dim] *= self.d_steps_done / self.z_warmup
         return latent
@@ -167,7 +167,8 @@ class GAN(Algo):
         shifted / rotated / zoomed copies: its logit, and the categorical prediction of a class head (ACGAN)
         or InfoGAN's Q, so the categories cannot rest on slant or position. Q's continuous codes stay free."""
         with self.autocast():
-            t, t_aux = self._disc(self._instance_noise(random_affine(real, **self.cr_aug)), y_real)
+            aug = random_affine(real, **self.cr_aug, shard=(self.rank, self.world))
+            t, t_aux = self._disc(self._instance_noise(aug), y_real)
         return consistency(r, t, r_aux, t_aux, self.code_classes)  # CGAN's D has no head (r_aux is None)
 
     def _instance_noise(self, x: torch.Tensor) -> torch.Tensor:
@@ -175,10 +176,10 @@ class GAN(Algo):
         if not self.noise0:
             return x
         std = self.noise0 * max(0.0, 1.0 - self.d_steps_done / self.noise_steps)
-        return x + std * torch.randn_like(x) if std > 0 else x
+        return x + std * self.randn_shard(x) if std > 0 else x
 
     def _d_loss(self, r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-        return self.objective.d_loss(r, f)
+        return self.objective.d_loss(r, f, rand_like=self.rand_shard)
 
     # -- steps ----------------------------------------------------------------------
     def d_step(self, batch: dict) -> dict:
@@ -216,8 +217,10 @@ class GAN(Algo):
             out["consistency"] = cr.item()
         if self.objective.gp_weight:
             critic = self.D if self.cond in ("none", "acgan", "info") else (lambda x: self.D(x, y_real))
+            real_p = self._pack(real)
+            eps = self.rand_shard(real_p.new_empty(real_p.shape[0], *([1] * (real_p.dim() - 1)), dtype=torch.float32))
             with self.autocast():
-                gp, norms = gradient_penalty(critic, self._pack(real), self._pack(fake.float()))  # per packed input
+                gp, norms = gradient_penalty(critic, real_p, self._pack(fake.float()), eps=eps)  # per packed input
             loss = loss + self.objective.gp_weight * gp.float()
             out["gp"], out["gp_grad_norm"] = gp.item(), norms.mean().item()
         return loss

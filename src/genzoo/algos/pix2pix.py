@@ -56,11 +56,12 @@ class Pix2Pix(Algo):
             fake = self.G(a)
         with self.autocast():
             r, f = self._judge(a, b).float(), self._judge(a, fake).float()
-        loss = self.objective.d_loss(r, f)
+        loss = self.objective.d_loss(r, f, rand_like=self.rand_shard)
         out = {}
         if self.objective.gp_weight:
             with self.autocast():
-                gp, _ = gradient_penalty(lambda x: self._judge(a, x).flatten(1).mean(1), b, fake.float())
+                eps = self.rand_shard(b.new_empty(b.shape[0], 1, 1, 1, dtype=torch.float32))
+                gp, _ = gradient_penalty(lambda x: self._judge(a, x).flatten(1).mean(1), b, fake.float(), eps=eps)
             loss = loss + self.objective.gp_weight * gp.float()
             out["gp"] = gp.item()
         self.opts["D"].zero_grad(set_to_none=True)

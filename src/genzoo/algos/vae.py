@@ -56,8 +56,9 @@ class VAE(Algo):
         """Images in [-1, 1] -> targets in [0, 1]; binarised by sampling each pixel (Burda et al. 2016,
         "dynamic binarisation": a new draw every time the image is seen) when the likelihood is Bernoulli."""
         x01 = (self.to_input(x) + 1) / 2
-        if self.binarize and fresh_binarisation:
-            return torch.bernoulli(x01)
+        if self.binarize and fresh_binarisation:  # distributed: drawn for the global batch, this rank's slice
+            n = x01.shape[0]
+            return self.draw_shard(lambda m: torch.bernoulli(x01.repeat(m // n, *[1] * (x01.dim() - 1))), n)
         return x01
 
     def _labels(self, batch: dict) -> torch.Tensor | None:
@@ -75,7 +76,7 @@ class VAE(Algo):
     def terms(self, x01: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One-sample ELBO terms per sample: 'rec' = -log p(x|z), 'kl' (0 for the AE). (B,) each."""
         mu, logvar = self.E(x01 * 2 - 1, y)
-        z = mu if logvar is None else mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        z = mu if logvar is None else mu + self.randn_shard(mu) * (0.5 * logvar).exp()
         logits = self._decode(z, y).float()
         rec = -log_likelihood(self.likelihood, logits, x01, self._log_sigma())
         kl = torch.zeros_like(rec) if logvar is None else gaussian_kl(mu.float(), logvar.float())
@@ -88,7 +89,8 @@ class VAE(Algo):
         mu, logvar = self.E(x01 * 2 - 1, y)
         mu, logvar = mu.float(), logvar.float()
         B = x01.shape[0]
-        z = mu[None] + torch.randn(k, *mu.shape, device=mu.device) * (0.5 * logvar[None]).exp()   # (k, B, Z)
+        eps = self.draw_shard(lambda m: torch.randn(k, m, *mu.shape[1:], device=mu.device), B, dim=1)
+        z = mu[None] + eps * (0.5 * logvar[None]).exp()                                            # (k, B, Z)
         yy = None if y is None else y.repeat(k)
         logits = self._decode(z.flatten(0, 1), yy).float()                                         # (k*B, C, H, W)
         x_rep = x01.expand(k, *x01.shape).flatten(0, 1)

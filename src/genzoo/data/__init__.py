@@ -162,12 +162,14 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
 
 
 class BatchSampler:
-    """Shuffled epochs of indices from its own generator, so a resumed run sees the same batches."""
+    """Shuffled epochs of indices from its own generator, so a resumed run sees the same batches.
+    Distributed (``world`` > 1): ``batch_size`` is the global batch; every rank draws the same permutation
+    and ``next`` returns rank ``rank``'s contiguous share, batch_size / world indices."""
 
-    def __init__(self, n: int, batch_size: int, seed: int):
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         if n < batch_size:
             raise GenzooError(f"dataset has {n} samples, fewer than the batch size {batch_size}")
-        self.n, self.batch_size = n, batch_size
+        self.n, self.batch_size, self.rank, self.world = n, batch_size, rank, world
         self.gen = torch.Generator().manual_seed(seed)
         self._new_epoch()
 
@@ -181,6 +183,9 @@ class BatchSampler:
             self._new_epoch()
         idx = self.perm[self.pos: self.pos + self.batch_size]
         self.pos += self.batch_size
+        if self.world > 1:
+            k = self.batch_size // self.world
+            idx = idx[self.rank * k: (self.rank + 1) * k]
         return idx
 
     def state_dict(self) -> dict:

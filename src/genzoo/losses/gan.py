@@ -153,8 +153,9 @@ class GANObjective:
         t = self.row.targets
         return (self.d_kw[t[0]], self.d_kw[t[1]]) if t else None
 
-    def d_loss(self, r: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-        """D's loss on real logits r and fake logits f, with label smoothing and flipping where they apply."""
+    def d_loss(self, r: torch.Tensor, f: torch.Tensor, rand_like: Callable = torch.rand_like) -> torch.Tensor:
+        """D's loss on real logits r and fake logits f, with label smoothing and flipping where they apply
+        (``rand_like`` draws the flips; distributed training passes one that draws for the global batch)."""
         row = self.row
         if row.targets is None:
             return row.d(r, f, **self.d_kw)
@@ -162,8 +163,8 @@ class GANObjective:
         real_t = torch.full_like(r, real - self.label_smoothing)
         fake_t = torch.full_like(f, fake)
         if self.label_flip:  # noisy labels: each target swapped with probability label_flip
-            real_t = torch.where(torch.rand_like(r) < self.label_flip, torch.full_like(r, fake), real_t)
-            fake_t = torch.where(torch.rand_like(f) < self.label_flip, torch.full_like(f, real), fake_t)
+            real_t = torch.where(rand_like(r) < self.label_flip, torch.full_like(r, fake), real_t)
+            fake_t = torch.where(rand_like(f) < self.label_flip, torch.full_like(f, real), fake_t)
         return row.d(r, f, **{**self.d_kw, row.targets[0]: real_t, row.targets[1]: fake_t})
 
     def g_loss(self, f: torch.Tensor) -> torch.Tensor:

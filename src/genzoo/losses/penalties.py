@@ -7,10 +7,15 @@ import torch
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     generator: torch.Generator | None = None,
+                     eps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on x_hat = eps*x + (1-eps)*G(z), one eps per sample
-    (Gulrajani et al. 2017, Alg. 1). Returns (penalty, per-sample gradient norms)."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
+    (Gulrajani et al. 2017, Alg. 1). Returns (penalty, per-sample gradient norms). ``eps`` (B, 1, ...) may be
+    given (distributed training draws it for the global batch); the penalty is a mean over this process's
+    samples, and averaging the gradients over ranks makes it the global mean. Only the penalty's graph is
+    built with ``create_graph``; the caller then takes one ordinary backward of the whole loss."""
+    if eps is None:
+        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)  # (B, ...)
     out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)

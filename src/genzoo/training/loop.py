@@ -5,16 +5,22 @@ discriminator steps on fresh batches and one generator step; otherwise one ``ste
 logs scalars to ``log.jsonl``, renders the fixed noise to ``samples/step_NNNNNN.png``,
 and writes checkpoints atomically, also on Ctrl-C or SIGTERM. Resuming restores weights,
 optimizer moments, RNG states and the data order, so a resumed run equals a straight one.
+
+Under torchrun every rank runs this loop on its share of each global batch (genzoo.training.distributed):
+scalars are averaged over the ranks in one all_reduce per step, which also carries the stop flag (a signal on
+any rank stops every rank after the same step); rank 0 alone writes files and runs the watchers, whose
+decision it broadcasts.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,7 +35,9 @@ from genzoo.algos.base import Algo
 from genzoo.training.build import build_algo, check_labels, dataset_for
 from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset, to_uint8
-from genzoo.training.watch import Alert, Monitor
+from genzoo.training import distributed
+from genzoo.training.distributed import Dist
+from genzoo.training.watch import Alert, Monitor, actions
 from genzoo.errors import GenzooError
 from genzoo.io import atomic_write_bytes
 from genzoo.training.checkpoint import ckpt_dir
@@ -69,12 +77,29 @@ class Session:
     data: Dataset
     algo: Algo
     sampler: BatchSampler
-    monitor: Monitor | None
+    monitor: Monitor | None  # rank 0 only
     fixed: object  # the inputs rendered into every sample grid
+    dist: Dist = field(default_factory=Dist)
+
+    @property
+    def watching(self) -> bool:
+        return self.cfg.watch.enabled and self.cfg.family == "gan"
+
+    def wants_probe(self, step: int) -> bool:  # Monitor.wants_probe, known on every rank
+        return self.watching and self.cfg.watch.every > 0 and step % self.cfg.watch.every == 0
 
     def save(self, step: int) -> None:
+        """Every rank calls this: rank 0's batch-norm statistics reach all ranks, the weights are checked
+        to be the same everywhere, then rank 0 alone writes (atomically) while the others wait."""
+        d = self.dist
+        d.sync_buffers(self.algo.nets.values())
+        d.check_same_weights(self.algo.nets.values())
+        d.on_main(self._write, step)
+
+    def _write(self, step: int) -> None:
         state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": _rng_state()}
-        meta = {"config": self.cfg.to_dict(), "data_shape": list(self.data.sample_shape)}
+        meta = {"config": self.cfg.to_dict(), "data_shape": list(self.data.sample_shape),
+                "world_size": self.dist.world}
         checkpoint.save(ckpt_dir(self.run), step, state, meta)
         checkpoint.prune(ckpt_dir(self.run), self.cfg.train.keep_ckpts)
 
@@ -85,60 +110,96 @@ class Session:
 def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True,
           on_checkpoint: Callable[[Path], None] | None = None) -> Path:
     """Train ``cfg`` into run directory ``out`` (``resume``: continue it exactly from its latest checkpoint).
-    ``on_checkpoint(run)`` is called after each checkpoint and at the end (the API writes the report there)."""
-    s, start = _open_session(cfg, Path(out), resume)
-    T, run = cfg.train, s.run
+    ``on_checkpoint(run)`` is called after each checkpoint and at the end (the API writes the report there).
+    Under torchrun (WORLD_SIZE > 1) every rank calls this; a lost peer is one line on every other rank."""
+    d = distributed.setup(cfg.train.device)
+    try:
+        return _train(cfg, Path(out), resume, progress, on_checkpoint, d)
+    except RuntimeError as e:
+        if d.active and distributed.is_collective_error(e):
+            raise distributed.one_line_collective_error(e, d.rank, out) from None
+        raise
+    finally:
+        d.close()
+
+
+def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_checkpoint, d: Dist) -> Path:
+    s, start = _open_session(cfg, out, resume, d)
+    T, run, main = cfg.train, s.run, d.is_main
     step, rollbacks, meter = start, 0, _Throughput(start, T.batch_size * s.algo.batches_per_step(T.n_critic))
-    with StopOnSignal() as stop, open(run / "log.jsonl", "a") as log, \
-            tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not progress,
+    stopping = False  # every rank agrees on it: the flag travels in the step's all_reduce
+    with StopOnSignal() as stop, (open(run / "log.jsonl", "a") if main else contextlib.nullcontext()) as log, \
+            tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not (progress and main),
                  dynamic_ncols=True) as bar:
-        while step < T.steps and stop.signum is None:
+        while step < T.steps and not stopping and (d.active or stop.signum is None):
             step += 1
-            s.algo.probe = s.monitor is not None and s.monitor.wants_probe(step)
+            s.algo.probe = s.wants_probe(step)
             scalars = s.algo.train_step(s.next_batch, T.n_critic)
-            alerts = s.monitor.update(step, scalars) if s.monitor else _check_finite(scalars, step)
-            if step % T.log_every == 0 or step == T.steps or s.algo.probe or alerts:
+            scalars, stopping = d.mean_scalars(scalars, stop.signum is not None)
+            alerts = _alerts(s, step, scalars)
+            if main and (step % T.log_every == 0 or step == T.steps or s.algo.probe or alerts):
                 _log_scalars(log, bar, step, meter.add(step, scalars, step % T.log_every == 0))
-            if alerts and _handle_alerts(alerts, s.monitor, log, s.save, step) == "rollback":
+            if alerts and _handle_alerts(alerts, actions(cfg), log, s.save, step) == "rollback":
                 rollbacks += 1
                 step = _rollback(s, alerts, log, step, rollbacks)
                 bar.n = step
                 bar.refresh()
                 continue
-            if step % T.sample_every == 0 or step == T.steps or step == 1:
+            if main and (step % T.sample_every == 0 or step == T.steps or step == 1):
                 render(s.algo, s.fixed, s.data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
             if step % T.ckpt_every == 0 or step == T.steps:
                 s.save(step)
-                if on_checkpoint and step < T.steps:
+                if main and on_checkpoint and step < T.steps:
                     on_checkpoint(run)
             bar.update(1)
-        if stop.signum is not None:
+        if stopping if d.active else stop.signum is not None:
             s.save(step)
             raise Interrupted(f"interrupted at step {step}; checkpoint saved. "
                               f"Continue with: genzoo train --resume {run}")
-    make_progress_gif(run)
-    if on_checkpoint:
-        on_checkpoint(run)
+    if main:
+        make_progress_gif(run)
+        if on_checkpoint:
+            on_checkpoint(run)
+    d.barrier()
     return run
 
 
-def _open_session(cfg: Config, run: Path, resume: bool) -> tuple[Session, int]:
+def _alerts(s: Session, step: int, scalars: dict) -> list[Alert]:
+    """The watchers' alerts (rank 0 decides, every rank receives them); without watchers, NaN/Inf stops."""
+    if not s.watching:
+        return _check_finite(scalars, step)
+    alerts = s.monitor.update(step, scalars) if s.monitor is not None else None
+    return s.dist.broadcast(alerts) if s.dist.active else alerts
+
+
+def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tuple[Session, int]:
     """Data, model, sampler and watchers for a new run, or restored from the latest checkpoint; the start step."""
     T = cfg.train
+    if d.active:
+        distributed.check_batch(T.batch_size, d.world, cfg.model.pack if cfg.family == "gan" else 1)
     torch.manual_seed(T.seed)  # network initialisation depends on the seed only
     data = dataset_for(cfg)
     check_labels(cfg, data)
-    algo = build_algo(cfg, data.sample_shape)
+    algo = build_algo(cfg, data.sample_shape, device=d.device)
     _record_shape(cfg, data.sample_shape)
-    sampler = BatchSampler(len(data), T.batch_size, seed=T.seed)
-    start = _resume(run, algo, sampler) if resume else _new_run(run, cfg)
+    if d.active:  # every rank holds the same weights (same seed); gradients are averaged before each step
+        algo.rank, algo.world = d.rank, d.world
+        if T.sync_bn:
+            for name, net in algo.nets.items():
+                if name != "G_ema":
+                    distributed.convert_sync_bn(net, d.device)
+        distributed.average_gradients(algo.opts, d.world)
+    sampler = BatchSampler(len(data), T.batch_size, seed=T.seed, rank=d.rank, world=d.world)
+    start = d.agree(_resume, run, algo, sampler, d) if resume else d.agree(_new_run, run, cfg, d)
     if start >= T.steps:
         raise GenzooError(f"{run} is already at step {start}; pass --steps N with N > {start} to train further")
     fixed = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))
     with torch.random.fork_rng(devices=[]):  # building the watchers must not move the training RNG
-        monitor = Monitor(cfg, algo, data) if cfg.watch.enabled and cfg.family == "gan" else None
-    s = Session(run, cfg, data, algo, sampler, monitor, fixed)
-    if monitor and "rollback" in monitor.actions.values() and start == 0:
+        make = (lambda: Monitor(cfg, algo, data)) if d.is_main and cfg.watch.enabled and cfg.family == "gan" \
+            else (lambda: None)
+        monitor = d.agree(make)
+    s = Session(run, cfg, data, algo, sampler, monitor, fixed, d)
+    if s.watching and "rollback" in actions(cfg).values() and start == 0:
         s.save(0)  # a good state to roll back to even if the first steps already go wrong
     return s, start
 
@@ -185,15 +246,18 @@ def _round(v: float) -> float | None:
     return round(v, 6) if np.isfinite(v) else None  # JSON has no NaN; null marks a non-finite value
 
 
-def _handle_alerts(alerts: list[Alert], monitor: Monitor, log, save, step: int) -> str:
-    """Log and show each alert, then apply the strongest action: stop > rollback > warn."""
+def _handle_alerts(alerts: list[Alert], actions: dict[str, str], log, save, step: int) -> str:
+    """Log and show each alert (``log`` is None on ranks other than 0), then apply the strongest action:
+    stop > rollback > warn. Every rank calls this with the same alerts."""
     acts = []
     for a in alerts:
-        act = monitor.actions[a.name]
+        act = actions[a.name]
         acts.append(act)
-        log.write(json.dumps(a.event(act)) + "\n")
-        tqdm.write(f"genzoo: alert: {a.message} [{act}]", file=sys.stderr)
-    log.flush()
+        if log is not None:
+            log.write(json.dumps(a.event(act)) + "\n")
+            tqdm.write(f"genzoo: alert: {a.message} [{act}]", file=sys.stderr)
+    if log is not None:
+        log.flush()
     if "stop" in acts:
         diverged = any(a.name == "divergence" for a in alerts)
         if not diverged:
@@ -218,12 +282,16 @@ def _rollback(s: Session, alerts: list[Alert], log, step: int, rollbacks: int) -
                           "lower train.ckpt_every")
     path = good[-1]
     current = {name: [g["lr"] for g in opt.param_groups] for name, opt in s.algo.opts.items()}
-    back = _restore(path, s.algo, s.sampler)
+    back = _restore(path, s.algo, s.sampler)  # every rank restores the same checkpoint ...
+    s.dist.barrier()  # ... before rank 0 deletes the later ones
     lrs = {}
     for name, opt in s.algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
         for group, lr in zip(opt.param_groups, current[name]):
             group["lr"] = lr * W.lr_factor
         lrs[f"lr_{name.lower()}"] = opt.param_groups[0]["lr"]
+    if not s.dist.is_main:
+        s.dist.barrier()
+        return back
     for later in checkpoint.list_checkpoints(ckpt_dir(s.run)):  # they hold the failing weights
         if checkpoint.step_of(later) > back:
             later.with_suffix(".safetensors").unlink(missing_ok=True)
@@ -235,24 +303,33 @@ def _rollback(s: Session, alerts: list[Alert], log, step: int, rollbacks: int) -
     tqdm.write(file=sys.stderr, s=f"genzoo: rolled back to step {back} ({path.name}); learning rates now "
                + ", ".join(f"{k} = {v:.3g}" for k, v in lrs.items()))
     s.monitor.reset()
+    s.dist.barrier()
     return back
 
 
-def _new_run(run: Path, cfg: Config) -> int:
+def _new_run(run: Path, cfg: Config, d: Dist = Dist()) -> int:
     if checkpoint.latest(ckpt_dir(run)) is not None:
         raise GenzooError(f"{run} already holds a run; continue it with --resume {run} or choose another --out")
+    if not d.is_main:  # rank 0 writes no checkpoint here, so the other ranks' check above is not racing it
+        return 0
     (run / "samples").mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(run / "config.yaml", cfg.to_yaml().encode())
     atomic_write_bytes(run / "log.jsonl", b"")
     return 0
 
 
-def _resume(run: Path, algo: Algo, sampler: BatchSampler) -> int:
+def _resume(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist()) -> int:
     path = checkpoint.latest(ckpt_dir(run))
     if path is None:
         raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
     step = _restore(path, algo, sampler)
-    _trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
+    saved_world = checkpoint.read_meta(path).get("world_size", 1)
+    if d.is_main:
+        if saved_world != d.world:
+            warnings.warn(f"{path.name} was written by {saved_world} process(es), this run has {d.world}: it "
+                          "continues with the same data order and random draws, but not bit-exactly "
+                          "(another reduction order)", stacklevel=2)
+        _trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
     return step
 
 

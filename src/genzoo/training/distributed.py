@@ -1,0 +1,295 @@
+"""Data-parallel training under ``torchrun``: the process group, gradient averaging, synchronised batch norm.
+
+``torchrun`` (or ``genzoo train --nproc N``) starts one process per device and sets RANK, WORLD_SIZE and
+LOCAL_RANK; ``setup`` joins them into one process group (nccl on CUDA, gloo on the CPU). Without those
+variables, or with WORLD_SIZE=1, everything here is a no-op and genzoo trains as one process.
+
+Gradients are averaged explicitly, by a pre-step hook on every optimizer: one flat all_reduce of the
+parameters' gradients in a fixed order, just before ``opt.step()``. This is what DistributedDataParallel
+computes, without wrapping the nets: the algos call D through ``D.scores`` and heads, run G under
+``no_grad`` in D's step and D in G's step (whose D gradients are never used), and take the WGAN-GP
+penalty's double backward; none of that needs DDP's forward bookkeeping, and the hook reduces each
+optimizer's gradients exactly once per step, whatever the algo did before. See docs/distributed.md.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from genzoo.errors import GenzooError
+
+
+@dataclass
+class Dist:
+    """This process's place in the job. ``world == 1``: not distributed, every method is a no-op."""
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+    def mean_scalars(self, scalars: dict, flag: bool = False) -> tuple[dict, bool]:
+        """Every rank's scalars averaged (every rank logs the same keys in the same order) and ``flag`` or-ed
+        over the ranks, in one all_reduce."""
+        if not self.active:
+            return scalars, flag
+        keys = list(scalars)
+        t = torch.tensor([float(scalars[k]) for k in keys] + [float(flag)], dtype=torch.float64)
+        dist.all_reduce(t)
+        values = (t[:-1] / self.world).tolist()
+        return dict(zip(keys, values)), bool(t[-1] > 0)
+
+    def broadcast(self, obj, src: int = 0):
+        """Rank ``src``'s object on every rank (a decision: alerts, an error message)."""
+        if not self.active:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=src)
+        return box[0]
+
+    def on_main(self, fn, *args, **kwargs):
+        """Run ``fn`` on rank 0 only (file writes); a GenzooError there is raised on every rank."""
+        err = None
+        if self.is_main:
+            try:
+                fn(*args, **kwargs)
+            except GenzooError as e:
+                err = str(e)
+        err = self.broadcast(err)
+        if err is not None:
+            raise GenzooError(err)
+
+    def agree(self, fn, *args, **kwargs):
+        """Run ``fn`` on every rank; if it raises a GenzooError on any rank, raise rank 0's (or the first
+        failing rank's) message on every rank, so no rank waits in a collective for one that left."""
+        result, err = None, None
+        try:
+            result = fn(*args, **kwargs)
+        except GenzooError as e:
+            err = str(e)
+        if self.active:
+            errs = [None] * self.world
+            dist.all_gather_object(errs, err)
+            err = next((e for e in errs if e is not None), None)
+        if err is not None:
+            raise GenzooError(err)
+        return result
+
+    def sync_buffers(self, nets) -> None:
+        """Rank 0's buffers (batch-norm running statistics, kept per rank) on every rank."""
+        if self.active:
+            for net in nets:
+                for b in net.buffers():
+                    dist.broadcast(b, 0)
+
+    def check_same_weights(self, nets) -> None:
+        """Every rank holds rank 0's weights (a cheap checksum, compared before each checkpoint)."""
+        if not self.active:
+            return
+        params = [p.detach().float() for net in nets for p in net.parameters()]
+        if not params:
+            return
+        s = torch.stack([p.sum() for p in params]).to(torch.float64)
+        ref = s.clone()
+        dist.broadcast(ref, 0)
+        bad = torch.tensor([float(not torch.equal(s, ref))], device=s.device)
+        dist.all_reduce(bad)
+        if bad.item():
+            raise GenzooError("the ranks' weights differ; this is a bug in genzoo's distributed training "
+                              "(please report it with the command line); earlier checkpoints are intact")
+
+    def close(self) -> None:
+        if self.active and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def world_size_from_env() -> int:
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1") or 1)
+    except ValueError:
+        return 1
+
+
+def timeout_s() -> float:
+    try:
+        return float(os.environ.get("GENZOO_DIST_TIMEOUT", "300"))
+    except ValueError:
+        return 300.0
+
+
+def setup(device_name: str) -> Dist:
+    """Join the job torchrun started, or return a single-process Dist when there is none."""
+    from genzoo.algos.base import resolve_device
+
+    world = world_size_from_env()
+    if world <= 1:
+        return Dist()
+    rank, local = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
+    device = resolve_device(device_name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        if local_world > count:
+            raise GenzooError(f"{local_world} processes on this node but only {count} CUDA GPU(s); "
+                              f"use --nproc_per_node {count} (or --nproc {count})")
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    elif device.type == "mps":
+        raise GenzooError("distributed training supports cuda (nccl) and cpu (gloo), not mps")
+    if not dist.is_initialized():
+        try:
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                    timeout=timedelta(seconds=timeout_s()))
+        except (RuntimeError, ValueError) as e:
+            raise GenzooError(f"rank {rank} could not join the process group at "
+                              f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} "
+                              f"({str(e).splitlines()[0][:160]})") from None
+    if device.type == "cpu" and "GENZOO_KEEP_THREADS" not in os.environ:
+        per = max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
+        torch.set_num_threads(min(torch.get_num_threads(), per))
+    return Dist(rank, world, local, device)
+
+
+def check_batch(batch_size: int, world: int, pack: int = 1) -> int:
+    """train.batch_size is the global batch; each rank takes batch_size / world of it."""
+    if batch_size % world:
+        raise GenzooError(f"train.batch_size={batch_size} is not divisible by the world size {world}: it is the "
+                          f"global batch, split evenly across ranks; use a multiple of {world}, e.g. "
+                          f"{(batch_size // world + 1) * world}")
+    local = batch_size // world
+    if pack > 1 and local % pack:
+        raise GenzooError(f"each of the {world} ranks gets {local} samples, not a multiple of model.pack={pack}; "
+                          f"use a batch size that is a multiple of {world * pack}")
+    return local
+
+
+def average_gradients(opts: dict, world: int) -> list:
+    """Register a pre-step hook on every optimizer that averages its parameters' gradients over the ranks:
+    one flat all_reduce per dtype, parameters in the optimizer's own order, None gradients left None
+    (the same on every rank, since every rank runs the same graph). Returns the hook handles."""
+    def hook(opt, args, kwargs):
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        by_dtype: dict = {}
+        for p in params:
+            by_dtype.setdefault((p.grad.dtype, p.grad.device), []).append(p)
+        for group in by_dtype.values():
+            flat = torch.cat([p.grad.reshape(-1) for p in group])
+            dist.all_reduce(flat)
+            flat /= world
+            offset = 0
+            for p in group:
+                n = p.grad.numel()
+                p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+                offset += n
+        return None
+
+    return [opt.register_step_pre_hook(hook) for opt in opts.values()]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """The sum over ranks, differentiable: its backward sums the upstream gradients over ranks too."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.clone()
+        dist.all_reduce(g)
+        return g
+
+
+class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """Batch norm whose training-mode statistics are those of the global batch across all ranks (two
+    autograd-aware all_reduces: the sum, then the sum of squared deviations, so the variance is computed
+    as one process computes it). torch's own SyncBatchNorm needs CUDA tensors; this one also runs on
+    gloo/CPU. Outside training mode, or in a single process, it is plain batch norm."""
+
+    def _check_input_dim(self, x):
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2-D input, got {x.dim()}-D")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        dims = [0] + list(range(2, x.dim()))
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        xf = x.float()
+        n_local = torch.tensor([xf.numel() / xf.shape[1]], dtype=torch.float64, device=x.device)
+        dist.all_reduce(n_local)
+        n = float(n_local.item())
+        mean = _AllReduceSum.apply(xf.sum(dims)) / n
+        d = xf - mean.view(shape)
+        var = _AllReduceSum.apply((d * d).sum(dims)) / n
+        y = d * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), m)
+                unbiased = var.detach() * (n / max(n - 1, 1))
+                self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
+        return y.to(x.dtype)
+
+
+def convert_sync_bn(module: nn.Module, device: torch.device) -> nn.Module:
+    """Every BatchNorm1d/2d in ``module`` becomes a synchronised one holding the same parameters and buffers
+    (so optimizers and checkpoints are unchanged): torch's SyncBatchNorm on CUDA, ``SyncBatchNorm`` above
+    elsewhere."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in module.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)) and not isinstance(child, SyncBatchNorm):
+            new = SyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
+                                child.track_running_stats)
+            if child.affine:
+                new.weight, new.bias = child.weight, child.bias
+            if child.track_running_stats:
+                new.running_mean, new.running_var = child.running_mean, child.running_var
+                new.num_batches_tracked = child.num_batches_tracked
+            new.train(child.training)
+            setattr(module, name, new)
+        else:
+            convert_sync_bn(child, device)
+    return module
+
+
+def is_collective_error(e: BaseException) -> bool:
+    """A failed collective: a peer that died, closed its connection or timed out."""
+    if isinstance(e, getattr(dist, "DistError", ())):
+        return True
+    text = str(e)
+    return any(w in text for w in ("gloo", "Gloo", "NCCL", "Connection", "connection", "timed out", "Timeout",
+                                   "closed", "Broken pipe", "peer"))
+
+
+def one_line_collective_error(e: BaseException, rank: int, run) -> GenzooError:
+    """A lost peer (a rank killed or crashed, a dead connection, a timeout) as one line."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
+    return GenzooError(f"rank {rank}: another rank stopped or became unreachable ({first}); the latest checkpoint "
+                       f"is intact; continue with: genzoo train --resume {run}")
+
+
+__all__ = ["Dist", "setup", "check_batch", "average_gradients", "SyncBatchNorm", "convert_sync_bn",
+           "is_collective_error", "one_line_collective_error"]
