@@ -25,6 +25,7 @@ from genzoo.nets.mlp import MLPDiscriminator, MLPGenerator
 from genzoo.nets.patchgan import PatchGAN
 from genzoo.nets.unet import UNetGenerator
 from genzoo.training import checkpoint
+from genzoo.training.distributed import SyncBatchNorm
 
 
 def _dcgan_d(**kw):
@@ -84,6 +85,7 @@ CASES = {
     "advgan.PerturbationG": (lambda: advgan.PerturbationG(1, width=4, blocks=1), _images),
     "advgan._Res": (lambda: advgan._Res(4), lambda: (torch.randn(2, 4, 8, 8),)),
     "PixelModel": (lambda: PixelModel(LeNet(width=4, feature_dim=16)), lambda: (torch.rand(3, 1, 28, 28),)),
+    "SyncBatchNorm": (lambda: SyncBatchNorm(4), lambda: (torch.randn(3, 4, 5, 5),)),   # single process: batch norm
 }
 
 
