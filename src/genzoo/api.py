@@ -79,7 +79,8 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         for k in RESUMABLE:
             if settings.get(k) is not None:
                 cfg.set(SHORTCUTS[k], settings[k])
-        if any(settings.get(k) is not None for k in RESUMABLE):
+        from genzoo.training.distributed import is_main_process
+        if any(settings.get(k) is not None for k in RESUMABLE) and is_main_process():  # torchrun: rank 0 writes
             atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
     else:
         if recipe is None:

@@ -39,10 +39,52 @@ def _add_train(sub) -> None:
                    help="override any config field, e.g. --set model.z_dim=10 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its latest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train with N processes on this machine (one per GPU; gloo on the CPU): the same as "
+                        "`torchrun --nproc_per_node N -m genzoo train ...`; train.batch_size is the global batch")
+
+
+def _argv(args) -> list[str]:
+    """This command line again, without --nproc (what each process of a --nproc launch runs)."""
+    argv = ["train"] + ([args.recipe] if args.recipe else [])
+    for flag in ("recipe_file", "dataset", "data_root", "steps", "batch_size", "out", "seed", "precision", "task",
+                 "resume", "device"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            argv += ["--" + flag.replace("_", "-"), str(value)]
+    for o in args.overrides:
+        argv += ["--set", o]
+    return argv + ["--strict"] * bool(args.strict) + ["--quiet"] * bool(args.quiet)
+
+
+def _check_split(args) -> None:
+    """--nproc: a global batch that does not split over N processes is one line here, not one per process."""
+    from genzoo.api import make_config
+    from genzoo.config import load_config_file
+    from genzoo.training.distributed import check_batch
+
+    if args.nproc < 1:
+        return  # launch says so
+    if args.resume is not None:
+        from pathlib import Path
+        path = Path(args.resume) / "config.yaml"
+        if not path.is_file():
+            return  # the processes say so
+        cfg = load_config_file(path)
+    elif args.recipe is not None and args.recipe_file is None:
+        cfg = make_config(args.recipe, args.overrides, dataset=args.dataset, batch_size=args.batch_size)
+    else:
+        return
+    check_batch(cfg.train.batch_size, args.nproc, cfg.model.pack if cfg.family == "gan" else 1)
 
 
 def cmd_train(args) -> int:
     import genzoo
+
+    if args.nproc is not None:
+        from genzoo.training.distributed import launch
+        _check_split(args)
+        return launch(args.nproc, _argv(args), args.device or "auto")
 
     settings = {"dataset": args.dataset, "data_root": args.data_root, "task": args.task,
                 "batch_size": args.batch_size, "seed": args.seed, "strict": True if args.strict else None,
@@ -56,7 +98,9 @@ def cmd_train(args) -> int:
         recipe = load_recipe_file(args.recipe_file, args.dataset)
     run = genzoo.train(recipe, out=args.out, resume=args.resume, overrides=args.overrides,
                        progress=not args.quiet, **settings)
-    print(f"run: {run.path}   samples: {run.path / 'samples'}   progress: {run.path / 'progress.gif'}")
+    from genzoo.training.distributed import is_main_process
+    if is_main_process():  # under torchrun, one line for the job, not one per rank
+        print(f"run: {run.path}   samples: {run.path / 'samples'}   progress: {run.path / 'progress.gif'}")
     return 0
 
 

@@ -166,6 +166,45 @@ def setup(device_name: str) -> Dist:
     return Dist(rank, world, local, device)
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a process not started by torchrun."""
+    return os.environ.get("RANK", "0") in ("", "0")
+
+
+def launch(nproc: int, argv: list[str], device: str = "auto") -> int:
+    """``genzoo train --nproc N``: run ``python -m genzoo <argv>`` in N processes on this machine through torch's
+    elastic launcher (what torchrun --standalone --nproc_per_node N runs). Returns the job's exit code: 0, or
+    the first failed rank's (which printed its own one-line message)."""
+    import logging
+    import sys
+
+    from genzoo.algos.base import resolve_device
+
+    if isinstance(nproc, bool) or nproc < 1:
+        raise GenzooError(f"--nproc must be a whole number >= 1, got {nproc}")
+    if world_size_from_env() > 1:
+        raise GenzooError("--nproc starts its own processes; drop it when running under torchrun")
+    dev = resolve_device(device)
+    if dev.type == "cuda" and nproc > torch.cuda.device_count():
+        raise GenzooError(f"--nproc {nproc} is more than the {torch.cuda.device_count()} CUDA GPU(s) here; "
+                          f"use --nproc {torch.cuda.device_count()} or fewer (one process per GPU)")
+    if dev.type == "mps" and nproc > 1:
+        raise GenzooError("--nproc > 1 needs CUDA GPUs or the CPU; mps has one device")
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"genzoo-{os.getpid()}",
+                          rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0, monitor_interval=0.2)
+    try:
+        elastic_launch(config, sys.executable)("-m", "genzoo", *argv)
+    except ChildFailedError as e:
+        _, failure = e.get_first_failure()
+        return failure.exitcode if failure.exitcode > 0 else 1
+    return 0
+
+
 def check_batch(batch_size: int, world: int, pack: int = 1) -> int:
     """train.batch_size is the global batch; each rank takes batch_size / world of it."""
     if batch_size % world:
@@ -291,5 +330,5 @@ def one_line_collective_error(e: BaseException, rank: int, run) -> GenzooError:
                        f"is intact; continue with: genzoo train --resume {run}")
 
 
-__all__ = ["Dist", "setup", "check_batch", "average_gradients", "SyncBatchNorm", "convert_sync_bn",
+__all__ = ["Dist", "setup", "launch", "is_main_process", "check_batch", "average_gradients", "SyncBatchNorm", "convert_sync_bn",
            "is_collective_error", "one_line_collective_error"]
