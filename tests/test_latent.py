@@ -157,12 +157,14 @@ def test_latents_and_arithmetic_cli(tmp_path, capsys):
 
 
 def test_signal_window_mean_and_rank_correlation(tmp_path):
+    from genzoo.run import read_log
     from genzoo.studies.experiments import _signal_at, _spearman
 
     log = tmp_path / "log.jsonl"
     log.write_text("".join(f'{{"step": {s}, "wasserstein": {v}}}\n' for s, v in ((10, 1.0), (20, 3.0), (30, 5.0),
-                                                                                   (40, "null"))))
-    assert _signal_at(log, "wasserstein", 30, 20) == 4.0            # steps 20 and 30; 10 is outside the window
+                                                                                   (40, "null"))) + '{"step": 5')
+    rows = read_log(log)[0]                                          # the cut-off last line is dropped
+    assert _signal_at(rows, "wasserstein", 30, 20) == 4.0           # steps 20 and 30; 10 is outside the window
     assert _spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert _spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
 

@@ -57,6 +57,7 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
     ``settings``: dataset, data_root, task, strict, steps, batch_size, seed, precision, device.
     ``overrides``: any other config key, e.g. {"model.z_dim": 10}.
     """
+    from genzoo.algos.base import resolve_device
     from genzoo.data import parse_spec
     from genzoo.training.loop import train as train_loop
 
@@ -79,6 +80,7 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         for k in RESUMABLE:
             if settings.get(k) is not None:
                 cfg.set(SHORTCUTS[k], settings[k])
+        resolve_device(cfg.train.device)  # before config.yaml is rewritten: a missing device changes nothing
         from genzoo.training.distributed import is_main_process
         if any(settings.get(k) is not None for k in RESUMABLE) and is_main_process():  # torchrun: rank 0 writes
             atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
@@ -89,7 +91,6 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         parse_spec(cfg.data.dataset)  # fail before creating the run directory
         run_dir = Path(out) if out is not None else default_out(cfg)
         check_run_dir(run_dir)
-    from genzoo.algos.base import resolve_device
     resolve_device(cfg.train.device)  # a device that is not there fails before any work
     train_loop(cfg, run_dir, resume=resume is not None, progress=progress,
                on_checkpoint=_write_report if cfg.train.report else None)

@@ -49,6 +49,15 @@ FAMILIES: dict[str, Traits] = {
 }
 
 
+_TRAIT_NEEDS = {"generates": "samples from a prior (gan, vae, ae recipes)",
+                "encoder": "has an encoder (ae, vae, beta-vae, cvae)",
+                "likelihood": "models a likelihood (ae, vae recipes)", "paired": "translates images (pix2pix)",
+                "adversarial": "trains a discriminator"}
+_FAMILY_HINT = {"pix2pix": "; for a pix2pix run use `genzoo sample RUN` (test triplets) or `genzoo translate`",
+                "advgan": "; an AdvGAN run attacks a classifier: `genzoo attack CLASSIFIER --method advgan "
+                          "--generator RUN`"}
+
+
 def generate(algo: Algo, latents: torch.Tensor) -> torch.Tensor:
     """The algo's output for ``latents`` in chunks, on the CPU (float; images in [-1, 1], or 2-D points)."""
     return torch.cat([algo.generate(c).cpu() for c in latents.split(CHUNK)])
@@ -62,6 +71,29 @@ def generate_uint8(algo: Algo, latents: torch.Tensor) -> torch.Tensor:
 def translate_all(algo: Algo, a: torch.Tensor, dropout: bool = False) -> torch.Tensor:
     """pix2pix: G(a) for conditions ``a`` in [-1, 1], in chunks, on the CPU (dropout on for one-to-many draws)."""
     return torch.cat([algo.translate(c, dropout).cpu() for c in a.split(CHUNK)])
+
+
+# -- codes of conditional models and InfoGAN: the latent is z ⊕ one-hot class ⊕ continuous codes --
+# (``algo.code_classes`` is 0 for unconditional models)
+def check_label(algo, label: int) -> None:
+    k = algo.code_classes
+    if not k:
+        raise GenzooError("--label needs a conditional run (cgan, cgan-projection, acgan) or infogan")
+    if not 0 <= label < k:
+        raise GenzooError(f"--label {label} is outside 0..{k - 1}")
+
+
+def with_code(algo, latent: torch.Tensor, label: int | None = None, cont: dict[int, float] | None = None):
+    """A copy of the latents with the class (InfoGAN: category) set to ``label`` and continuous
+    code i set to cont[i]; the noise part is kept, so style stays fixed while the code changes."""
+    k, out = algo.code_classes, latent.clone()
+    if label is not None:
+        check_label(algo, label)
+        out[:, algo.z_dim:algo.z_dim + k] = 0.0
+        out[:, algo.z_dim + label] = 1.0
+    for i, v in (cont or {}).items():
+        out[:, algo.z_dim + k + i] = v
+    return out
 
 
 def load_algo(path: Path, device: torch.device | str | None = None, expect: Config | None = None
@@ -152,10 +184,13 @@ class Run:
 
     def pairs(self, n: int | None = None) -> dict:
         """pix2pix: the first n test pairs {"a": conditions, "x": targets} (inpainting boxes: one fixed draw)."""
+        self.require("paired", "test pairs")
+        if n is not None and n < 1:
+            raise GenzooError(f"n must be at least 1, got {n}")
         test = self.dataset("test")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            return test.batch(torch.arange(min(n or len(test), len(test))))
+            return test.batch(torch.arange(min(len(test) if n is None else n, len(test))))
 
     @cached_property
     def classifier(self):
@@ -167,21 +202,25 @@ class Run:
             return None
 
     # -- sampling ---------------------------------------------------------------------------
+    def require(self, trait: str, what: str) -> None:
+        """One line, before any work, when this run's family cannot do ``what`` (a ``Traits`` field is False)."""
+        if not getattr(self.traits, trait):
+            raise GenzooError(f"{self.path} is a {self.family} run; {what} needs a run that {_TRAIT_NEEDS[trait]}"
+                              + _FAMILY_HINT.get(self.family, ""))
+
     @property
     def code_classes(self) -> int:
-        """Classes of the code a sample can be asked for (CGAN/ACGAN labels, InfoGAN categories); 0 if none."""
-        return getattr(self.algo, "code_classes", 0)
+        """Classes of the code a sample can be asked for (CGAN/ACGAN/CVAE labels, InfoGAN categories); 0 if none."""
+        self.require("generates", "a class code")
+        return self.algo.code_classes
 
     def latents(self, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
         """The n latents that ``sample(n, seed, label)`` decodes (the same z as `genzoo sample --seed`)."""
-        if not self.traits.generates:
-            raise GenzooError(f"{self.path} is a {self.family} run: it translates images and has no prior to "
-                              "sample; use `genzoo sample` for test triplets or `genzoo translate`")
+        self.require("generates", "sampling from the prior")
         if n < 1:
             raise GenzooError(f"n must be at least 1, got {n}")
         z = self.algo.sample_z(n, torch.Generator().manual_seed(seed))
         if label is not None:
-            from genzoo.explore.latent import with_code
             z = with_code(self.algo, z, label)
         return z
 

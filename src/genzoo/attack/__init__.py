@@ -9,7 +9,7 @@ through ``PixelModel``.
 """
 from genzoo.attack.evaluate import METHODS, attack_classifier, format_table, make_attack, robust_accuracy
 from genzoo.attack.gradient import PixelModel, attack_loss, check_eps, fgsm, pgd, project
-from genzoo.attack.target import load_target
+from genzoo.metrics.classifier import load_classifier_spec as load_target
 
 __all__ = ["METHODS", "PixelModel", "attack_classifier", "attack_loss", "check_eps", "fgsm", "format_table",
            "load_target", "make_attack", "pgd", "project", "robust_accuracy"]

@@ -195,7 +195,7 @@ def corruption_robustness(classifier: str, dataset: str | None = None, names=Non
     from genzoo import __version__
     from genzoo.attack.evaluate import predict, resolve_dataset
     from genzoo.attack.gradient import PixelModel
-    from genzoo.attack.target import load_target
+    from genzoo.metrics.classifier import load_classifier_spec as load_target
     from genzoo.data import load_dataset
     from genzoo.io import atomic_write_bytes
 

@@ -97,7 +97,7 @@ def attack_classifier(classifier: str, dataset: str | None = None, method: str =
     """The command `genzoo attack` as a function: attack a classifier on the first n images of a split.
     Returns the stamped result; with ``out`` writes attack.json, attack_eps.png and attack.png there."""
     from genzoo import __version__
-    from genzoo.attack.target import load_target
+    from genzoo.metrics.classifier import load_classifier_spec as load_target
 
     if method not in METHODS:
         raise GenzooError(f"unknown attack method '{method}'; choose from {', '.join(METHODS)}")

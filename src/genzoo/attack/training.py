@@ -73,7 +73,7 @@ def make_perturb(adversarial: str | None = None, eps: float = 0.3, steps: int = 
 def robust_train(dataset: str, adversarial: str | None = None, eps: float = 0.3, *, augment: str | None = None,
                  steps: int = 10, finetune: str | None = None, generator_run: str | None = None, **kw):
     """``train_classifier`` with a defence; returns (weights path, clean test accuracy)."""
-    from genzoo.attack.target import load_target
+    from genzoo.metrics.classifier import load_classifier_spec as load_target
     from genzoo.metrics.classifier import train_classifier
 
     meta = None

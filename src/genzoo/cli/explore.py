@@ -104,93 +104,45 @@ def _add_arithmetic(sub) -> None:
 
 
 def cmd_interpolate(args) -> int:
-    from genzoo.errors import GenzooError
-    from genzoo.explore.latent import encoded_latents, render_interpolation, seeded_latents
+    from genzoo.explore.latent import interpolate
 
-    if args.seeds and args.images:
-        raise GenzooError("give --seeds (points drawn from the prior) or --images (encoded test images), not both")
-    out = Path(args.out or Path(args.run_dir) / "interpolation.png")
-    run = open_run(args)
-    if args.images or (run.traits.encoder and not args.seeds):
-        if not run.traits.encoder:
-            raise GenzooError("--images needs a run with an encoder (ae, vae, beta-vae, cvae); for a GAN, find z "
-                              "for real images with `genzoo invert`")
-        points = encoded_latents(run.algo, run.dataset("test"), int_list(args.images or "0,1", "--images"))
-    else:
-        points = seeded_latents(int_list(args.seeds or "0,1", "--seeds"), run.algo.sample_z)
-    render_interpolation(run.algo, points, args.steps, args.method, out)
-    print(f"wrote {len(points) - 1} {args.method} path(s) of {args.steps} steps to {out}")
+    seeds = int_list(args.seeds, "--seeds") if args.seeds else None
+    images = int_list(args.images, "--images") if args.images else None
+    print(interpolate(open_run(args), seeds, images, args.steps, args.method, args.out))
     return 0
 
 
 def cmd_traverse(args) -> int:
-    from genzoo import images
-    from genzoo.errors import GenzooError
-    from genzoo.explore.latent import traversal_latents
-    from genzoo.run import generate_uint8
+    from genzoo.explore.latent import traverse
 
-    if args.steps < 2:
-        raise GenzooError("--steps must be at least 2")
-    run = open_run(args)
-    u8 = generate_uint8(run.algo, traversal_latents(run.algo, args.code, args.steps, args.seed, args.span))
-    out = Path(args.out or Path(args.run_dir) / f"traverse_code{args.code}.png")
-    images.save_grid(out, u8, nrow=args.steps)
-    print(f"wrote a {run.algo.info_cat} x {args.steps} traversal of continuous code {args.code} "
-          f"(step {run.step}) to {out}")
+    print(traverse(open_run(args), args.code, args.steps, args.seed, args.span, args.out))
     return 0
 
 
 def cmd_invert(args) -> int:
-    import torch
+    from genzoo.explore.invert import invert_to_file
 
-    from genzoo import images
-    from genzoo.explore.invert import invert_run
-
-    run = open_run(args)
-    x_u8, recon, err = invert_run(run, args.images, args.test, args.encoder, args.steps, args.restarts,
-                                  args.encoder_steps, progress=True)
-    out = Path(args.out or Path(args.run_dir) / "inversion.png")
-    images.save_grid(out, torch.cat([x_u8, recon]), nrow=len(x_u8))
-    method = "encoder" if args.encoder else f"optimisation ({args.restarts} restarts x {args.steps} steps)"
-    print(f"{method}: pixel MSE in [-1, 1] units, mean {err.mean():.4f} (min {err.min():.4f}, max {err.max():.4f}) "
-          f"over {len(x_u8)} images; wrote {out}")
+    print(invert_to_file(open_run(args), args.images, args.test, args.encoder, args.steps, args.restarts,
+                         args.encoder_steps, args.out, progress=True))
     return 0
 
 
 def cmd_latents(args) -> int:
-    import json
-
-    from genzoo.errors import GenzooError
-    from genzoo.explore.arithmetic import latents_dir, save_latent_set
+    from genzoo.explore.arithmetic import list_sets, save_latent_set
 
     if args.latents_command == "list":
-        if not Path(args.run_dir).is_dir():
-            raise GenzooError(f"{args.run_dir}: no such run directory")
-        for p in sorted(latents_dir(Path(args.run_dir)).glob("*.json")):
-            d = json.loads(p.read_text())
-            how = f"seeds {d['seeds']}" if "seeds" in d else f"class {d['label']} ({d['count']} samples)"
-            print(f"  {p.stem:<20} {how}")
+        print("\n".join(list_sets(Path(args.run_dir))))
         return 0
     seeds = int_list(args.seeds, "--seeds") if args.seeds else None
-    if seeds is not None and not seeds:
-        raise GenzooError("--seeds needs at least one seed")
     path, what = save_latent_set(open_run(args), args.name, seeds, args.label, args.n)
     print(f"saved {what} as '{args.name}' ({path})")
     return 0
 
 
 def cmd_arithmetic(args) -> int:
-    from genzoo import images
-    from genzoo.explore.arithmetic import decode_expression
+    from genzoo.explore.arithmetic import arithmetic
 
-    run = open_run(args)
-    x, names, pred = decode_expression(run, args.expression, args.variations, args.renorm)
-    out = Path(args.out or Path(args.run_dir) / "arithmetic.png")
-    images.save_grid(out, x, nrow=len(x))
-    print(f"wrote {out}: {', '.join(names)} decoded, then {args.expression} and {args.variations - 1} variation(s)")
-    if pred is not None:
-        print(f"classes by the {run.cfg.data.dataset} classifier: terms {pred[:len(names)]}, "
-              f"results {pred[len(names):]}")
+    print(arithmetic(open_run(args), args.expression, args.variations, args.renorm, args.out))
     return 0
 
 

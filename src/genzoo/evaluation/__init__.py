@@ -54,6 +54,9 @@ def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list
             raise GenzooError("evaluating samples or a model needs reference=DATASET (e.g. 'mnist'), the data "
                               "to compare them with")
         out = Path(out) if out else None
+        if isinstance(target, Algo) and not hasattr(target, "sample_z"):  # the one check on a bare model
+            raise GenzooError(f"a {type(target).__name__} model has no prior to sample; evaluate() takes GAN and "
+                              "VAE models, or a run directory (pix2pix runs: genzoo.evaluate(run))")
         if isinstance(target, Algo):
             return _write(_evaluate_algo(target, reference, data_root, opts, out), out)
         return _write(measure_samples(_check_images(target), reference, data_root, opts, out)[0], out)
@@ -61,7 +64,11 @@ def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list
     if reference is not None and reference != run.cfg.data.dataset:
         raise GenzooError(f"{run.path} was trained on {run.cfg.data.dataset}; its reference is that dataset "
                           "(drop reference=, or evaluate run.sample(n) against another dataset)")
+    if run.kind not in EVALUATORS:
+        run.require("generates", "genzoo evaluate")  # says what to use instead (AdvGAN: genzoo attack)
     result = EVALUATORS[run.kind](run, opts)
+    if out is not None and Path(out) != run.path:
+        _write(result, Path(out))  # a copy where the caller asked; the run keeps its own
     return _write(result, run.path)
 
 
@@ -137,8 +144,9 @@ def code_metrics(algo: Algo, z: torch.Tensor, pred, stamp: dict) -> dict:
 def _image_run(run: Run, opts: Options) -> dict:
     """GAN, AE and VAE runs on images: sample metrics, code accuracy, and for AE/VAE the likelihood side."""
     n = resolve_n(opts.n)
-    from genzoo.metrics.classifier import extractor_key, load_classifier
-    load_classifier(extractor_key(run.cfg.data.dataset))  # no classifier: say so before generating
+    if run.classifier is None:  # say so before generating: load_classifier names the command that trains one
+        from genzoo.metrics.classifier import extractor_key, load_classifier
+        load_classifier(extractor_key(run.cfg.data.dataset))
     z = run.latents(n, opts.seed)
     head = {"run": str(run.path), "recipe": run.cfg.recipe, "step": run.step}
     result, fake, stamp = measure_samples(generate_uint8(run.algo, z), run.cfg.data.dataset, run.cfg.data.root,
@@ -147,7 +155,7 @@ def _image_run(run: Run, opts: Options) -> dict:
     result["metrics"].update(code_metrics(run.algo, z, fake.probs.argmax(1), stamp))
     if run.traits.likelihood:
         from genzoo.evaluation.likelihood import likelihood_metrics
-        from genzoo.report.figures import autoencoder_figures
+        from genzoo.evaluation.figures import autoencoder_figures
 
         test = run.dataset("test")
         result["metrics"] = {**likelihood_metrics(run.cfg, run.algo, test, opts.k, opts.seed, opts.progress),

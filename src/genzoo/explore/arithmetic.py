@@ -122,11 +122,30 @@ def renorm(latents: torch.Tensor, z_dim: int, scale: float = 1.0) -> torch.Tenso
     return out
 
 
+def list_sets(run_dir: Path) -> list[str]:
+    """One line per saved latent set of a run: its name and what it averages."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GenzooError(f"{run_dir}: no such run directory")
+    lines = []
+    for p in sorted(latents_dir(run_dir).glob("*.json")):
+        try:
+            d = json.loads(p.read_text())
+            how = f"seeds {d['seeds']}" if "seeds" in d else f"class {d['label']} ({d['count']} samples)"
+        except (ValueError, KeyError, TypeError):
+            how = "damaged (not a genzoo latent set; save it again)"
+        lines.append(f"  {p.stem:<20} {how}")
+    return lines
+
+
 def save_latent_set(run, name: str, seeds: list[int] | None = None, label: int | None = None,
                     n: int = 2000) -> tuple[Path, str]:
     """Save the mean latent of ``seeds``, or of class ``label``, as RUN_DIR/latents/NAME.json.
     Returns (path, what was averaged)."""
     check_name(name)
+    run.require("generates", "a latent set")
+    if seeds is not None and not seeds:
+        raise GenzooError("--seeds needs at least one seed")
     if seeds is not None:
         return save_set(run.path, name, set_from_seeds(run.algo, seeds), {"seeds": seeds}), \
             f"the mean latent of {len(seeds)} seed(s)"
@@ -141,12 +160,15 @@ def save_latent_set(run, name: str, seeds: list[int] | None = None, label: int |
 def decode_expression(run, expression: str, k: int = 8, renormalise: bool = False):
     """Decode each term of "A - B + C" and the sum with k - 1 variations around it.
     Returns (uint8 images: terms then results, term names, classifier's classes or None)."""
-    from genzoo.data import to_uint8
     from genzoo.metrics.features import extract
+    from genzoo.run import generate_uint8
 
     if k < 1:
         raise GenzooError("--variations must be at least 1")
     terms = parse_expression(expression)
+    run.require("generates", "latent arithmetic")
+    if run.kind == "toy":
+        raise GenzooError("latent arithmetic draws images; this run generates 2-D points")
     algo = run.algo
     dim = algo.sample_z(1, torch.Generator().manual_seed(0)).shape[1]
     vecs = [(sign, load_set(run.path, name, dim)) for sign, name in terms]
@@ -154,8 +176,23 @@ def decode_expression(run, expression: str, k: int = 8, renormalise: bool = Fals
     dist, scale = (algo.z_dist, algo.z_scale) if run.family == "gan" else ("normal", 1.0)  # VAE: N(0, I) prior
     if renormalise and dist == "normal":
         latents = renorm(latents, algo.z_dim, scale)
-    x = to_uint8(algo.generate(latents)).cpu()
+    x = generate_uint8(algo, latents)
     pred = None
     if run.classifier is not None and x.shape[1] == run.classifier[0].in_shape[0]:
         pred = extract(run.classifier[0], x).probs.argmax(1).tolist()
     return x, [name for _, name in terms], pred
+
+
+def arithmetic(run, expression: str, k: int = 8, renormalise: bool = False, out: Path | None = None) -> str:
+    """Decode "A - B + C" and its variations into one row of a PNG; returns what it wrote (and the classes
+    the evaluation classifier gives, where there is one)."""
+    from genzoo import images
+
+    x, names, pred = decode_expression(run, expression, k, renormalise)
+    out = Path(out or run.path / "arithmetic.png")
+    images.save_grid(out, x, nrow=len(x))
+    msg = f"wrote {out}: {', '.join(names)} decoded, then {expression} and {k - 1} variation(s)"
+    if pred is not None:
+        msg += (f"\nclasses by the {run.cfg.data.dataset} classifier: terms {pred[:len(names)]}, "
+                f"results {pred[len(names):]}")
+    return msg

@@ -132,9 +132,12 @@ def invert_run(run, files: list[str] | None = None, test: int | None = None, enc
         raise GenzooError("give image files or --test N")
     if steps < 1 or restarts < 1 or encoder_steps < 1:
         raise GenzooError("--steps, --restarts and --encoder-steps must be at least 1")
+    run.require("adversarial", "inversion")
+    run.require("generates", "inversion")
     shape = run.data_shape
-    if len(shape) != 3 or run.family != "gan":
-        raise GenzooError(f"{run.path}: inversion needs a GAN run on images")
+    if len(shape) != 3 or run.traits.encoder:
+        raise GenzooError(f"{run.path}: inversion needs a GAN run on images (AE/VAE runs have an encoder: "
+                          "`genzoo interpolate --images`)")
     x_u8 = load_images(files, shape) if files else run.dataset("test").x[:test]
     x = to_float(x_u8)
     algo = run.algo
@@ -143,8 +146,24 @@ def invert_run(run, files: list[str] | None = None, test: int | None = None, enc
     if encoder:
         z, err = invert_encoder(G, train_encoder(G, algo.z_dim, shape, steps=encoder_steps), x)
     else:
-        clf = run.classifier[0] if run.classifier else None  # no classifier for this data: pixel loss only
+        clf = run.classifier and run.classifier[0]  # no classifier for this data: pixel loss only
         z, err = invert_optimize(G, x, algo.z_dim, clf, steps=steps, restarts=restarts, progress=progress)
     with torch.no_grad():
         recon = to_uint8(G(z))
     return x_u8, recon, err
+
+
+def invert_to_file(run, files: list[str] | None = None, test: int | None = None, encoder: bool = False,
+                   steps: int = 300, restarts: int = 4, encoder_steps: int = 1500, out: Path | None = None,
+                   progress: bool = False) -> str:
+    """``invert_run`` and a PNG of the inputs (top row) above their inversions (bottom row); returns the summary."""
+    from pathlib import Path
+
+    from genzoo import images
+
+    x_u8, recon, err = invert_run(run, files, test, encoder, steps, restarts, encoder_steps, progress)
+    out = Path(out or run.path / "inversion.png")
+    images.save_grid(out, torch.cat([x_u8, recon]), nrow=len(x_u8))
+    method = "encoder" if encoder else f"optimisation ({restarts} restarts x {steps} steps)"
+    return (f"{method}: pixel MSE in [-1, 1] units, mean {err.mean():.4f} (min {err.min():.4f}, max {err.max():.4f}) "
+            f"over {len(x_u8)} images; wrote {out}")

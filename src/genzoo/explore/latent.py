@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from genzoo.errors import GenzooError
+from genzoo.run import Run, check_label, generate_uint8, with_code  # noqa: F401 (codes live beside Run)
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -38,29 +39,6 @@ def seeded_latents(seeds: list[int], draw) -> torch.Tensor:
     """One latent per seed, drawn exactly as `genzoo sample --seed S --n 1` draws it, by
     ``draw(n, generator)`` (a model's ``sample_z``). (S, D)"""
     return torch.stack([draw(1, torch.Generator().manual_seed(s))[0].cpu() for s in seeds])
-
-
-# -- codes of conditional models and InfoGAN: the latent is z ⊕ one-hot class ⊕ continuous codes --
-# (``algo.code_classes`` is 0 for unconditional models)
-def check_label(algo, label: int) -> None:
-    k = algo.code_classes
-    if not k:
-        raise GenzooError("--label needs a conditional run (cgan, cgan-projection, acgan) or infogan")
-    if not 0 <= label < k:
-        raise GenzooError(f"--label {label} is outside 0..{k - 1}")
-
-
-def with_code(algo, latent: torch.Tensor, label: int | None = None, cont: dict[int, float] | None = None):
-    """A copy of the latents with the class (InfoGAN: category) set to ``label`` and continuous
-    code i set to cont[i]; the noise part is kept, so style stays fixed while the code changes."""
-    k, out = algo.code_classes, latent.clone()
-    if label is not None:
-        check_label(algo, label)
-        out[:, algo.z_dim:algo.z_dim + k] = 0.0
-        out[:, algo.z_dim + label] = 1.0
-    for i, v in (cont or {}).items():
-        out[:, algo.z_dim + k + i] = v
-    return out
 
 
 def class_grid_latents(algo, cols: int, seed: int) -> torch.Tensor:
@@ -105,16 +83,13 @@ def render_interpolation(algo, points: torch.Tensor, steps: int, method: str, ou
     from PIL import Image
 
     from genzoo import images
-    from genzoo.data import to_uint8
 
     if len(points) < 2 or steps < 2:
         raise GenzooError("interpolation needs at least two points and --steps >= 2")
     if out.suffix.lower() not in (".png", ".gif"):
         raise GenzooError(f"--out must end in .png or .gif, got '{out.name}'")
     zs = path(points, steps, method)                             # (pairs, steps, D)
-    x = to_uint8(algo.generate(zs.flatten(0, 1)))               # (pairs * steps, C, H, W)
-    if x.dim() != 4:
-        raise GenzooError("interpolation draws images; this run generates 2-D points")
+    x = generate_uint8(algo, zs.flatten(0, 1))                   # (pairs * steps, C, H, W)
     scale = images.display_scale(x)
     if out.suffix.lower() == ".gif":
         frames = [images.to_pil(images.make_grid(x[i::steps], nrow=len(points) - 1)) for i in range(steps)]
@@ -122,3 +97,35 @@ def render_interpolation(algo, points: torch.Tensor, steps: int, method: str, ou
         images.save_gif(out, frames + frames[-2:0:-1], ms_per_frame=120)  # ping-pong, endpoints once
     else:
         images.save_grid(out, x, nrow=steps)
+
+
+def interpolate(run: Run, seeds: list[int] | None = None, images: list[int] | None = None, steps: int = 10,
+                method: str = "slerp", out: Path | None = None) -> str:
+    """Walk between the latents of ``seeds`` (GAN/VAE prior draws) or the encodings of test images ``images``
+    (AE/VAE runs; their default). Writes rows (PNG) or an animation (GIF); returns what it wrote."""
+    if seeds and images:
+        raise GenzooError("give --seeds (points drawn from the prior) or --images (encoded test images), not both")
+    run.require("generates", "interpolation")
+    if run.kind == "toy":
+        raise GenzooError("interpolation draws images; this run generates 2-D points (see `genzoo sample`)")
+    out = Path(out or run.path / "interpolation.png")
+    if images or (run.traits.encoder and not seeds):
+        run.require("encoder", "--images")
+        points = encoded_latents(run.algo, run.dataset("test"), images or [0, 1])
+    else:
+        points = seeded_latents(seeds or [0, 1], run.algo.sample_z)
+    render_interpolation(run.algo, points, steps, method, out)
+    return f"wrote {len(points) - 1} {method} path(s) of {steps} steps to {out}"
+
+
+def traverse(run: Run, code: int, steps: int = 9, seed: int = 0, span: float = 2.0, out: Path | None = None) -> str:
+    """InfoGAN: one row per category, columns sweeping continuous code ``code``; writes a PNG."""
+    from genzoo import images
+
+    if steps < 2:
+        raise GenzooError("--steps must be at least 2")
+    run.require("generates", "a traversal")
+    u8 = generate_uint8(run.algo, traversal_latents(run.algo, code, steps, seed, span))
+    out = Path(out or run.path / f"traverse_code{code}.png")
+    images.save_grid(out, u8, nrow=steps)
+    return f"wrote a {run.algo.info_cat} x {steps} traversal of continuous code {code} (step {run.step}) to {out}"

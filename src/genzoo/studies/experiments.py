@@ -20,14 +20,13 @@ import torch
 from genzoo.training import checkpoint
 from genzoo.io import atomic_write_bytes
 from genzoo.metrics.classifier import extractor_key, load_classifier
-from genzoo.config import load_recipe
 from genzoo.errors import GenzooError
 from genzoo.losses import GAN_LOSSES
-from genzoo.metrics import fid, mode_histogram
-from genzoo.metrics.features import extract, reference
+from genzoo.api import train
+from genzoo.evaluation import Options, measure_samples
+from genzoo.metrics.features import extract
 from genzoo.run import Run, generate_uint8
 from genzoo.training.checkpoint import ckpt_dir
-from genzoo.training.loop import train
 
 
 def _fixed_batch_predictions(run: Run, net, n_grid: int, seed: int):
@@ -49,33 +48,39 @@ def flicker(preds: list[tuple[int, np.ndarray]]) -> float:
     return float(np.mean([(a != b).mean() for a, b in zip(late[:-1], late[1:])]))
 
 
+def _measure(images_u8: torch.Tensor, dataset: str, root: str | None, which: tuple[str, ...]) -> tuple[dict, dict]:
+    """The evaluation's own sample metrics of ``images_u8`` (the studies never call the formulas themselves)."""
+    result, _, stamp = measure_samples(images_u8, dataset, root, Options(metrics=which))
+    return result["metrics"], stamp
+
+
+def _classifier(dataset: str, n: int, fid_needed: bool):
+    """The dataset's evaluation classifier, checked before any training (FID needs n > its feature size)."""
+    net = load_classifier(extractor_key(dataset))[0]
+    if fid_needed and n <= net.feature_dim:
+        raise GenzooError(f"--n must exceed the classifier's {net.feature_dim} feature dimensions for FID, got {n}")
+    return net
+
+
 def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None = None, seed: int = 0,
          n: int = 10_000, snapshots: int = 10, progress: bool = True) -> dict:
     if not dims or min(dims) < 1:
         raise GenzooError("--dims needs positive integers, e.g. 100,50,10,2,1")
-    key = extractor_key(dataset)
-    clf = load_classifier(key)
-    net = clf[0]
-    ref, stamp = reference(dataset, key, n, root, classifier=clf)
+    net = _classifier(dataset, n, fid_needed=False)
+    which = ("fid", "modes") if n > net.feature_dim else ("modes",)
     out = Path(out)
     every = max(1, steps // snapshots)
     rows = []
     for d in dims:
-        cfg = load_recipe("dcgan", dataset)
-        cfg.apply_overrides([f"model.z_dim={d}", f"train.steps={steps}", f"train.seed={seed}",
-                             f"train.sample_every={every}", f"train.ckpt_every={every}", "train.keep_ckpts=0"])
-        if root:
-            cfg.set("data.root", root)
-        run = out / f"zdim-{d}"
-        if checkpoint.latest(ckpt_dir(run)) is None:
-            train(cfg, run, progress=progress)
-        r = Run.open(run)
-        preds = _fixed_batch_predictions(r, net, cfg.train.n_grid, seed)
-        feats = extract(net, r.sample(n, seed + 7))
-        h = mode_histogram(feats.probs.argmax(1), feats.probs.shape[1])
-        score = fid(feats.feats, ref.feats) if n > feats.feats.shape[1] else float("nan")
+        r = _trained("dcgan", dataset, out / f"zdim-{d}", steps, seed, every, root, progress,
+                     [f"model.z_dim={d}"])
+        preds = _fixed_batch_predictions(r, net, r.cfg.train.n_grid, seed)
+        m, stamp = _measure(r.sample(n, seed + 7), dataset, root, which)
+        h = m["modes"]
+        fid_key = f"fid[{stamp['extractor']}]"
         rows.append({"z_dim": d, "counts": h["counts"], "kl_to_uniform": h["kl_to_uniform"],
-                     "classes_covered": h["classes_covered"], f"fid[{stamp['extractor']}]": score,
+                     "classes_covered": h["classes_covered"],
+                     fid_key: m[fid_key]["value"] if fid_key in m else float("nan"),
                      "flicker": flicker(preds), "n": n, "steps": steps, "seed": seed})
     result = {"dataset": dataset, "extractor": stamp["extractor"], "reference": stamp["reference"], "rows": rows,
               "class_names": stamp["class_names"]}
@@ -83,6 +88,22 @@ def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None 
     atomic_write_bytes(out / "zdim.md", report(result).encode())
     _figure(result, out / "zdim_modes.png")
     return result
+
+
+def _trained(recipe: str, dataset: str, run_dir: Path, steps: int, seed: int, every: int, root: str | None,
+             progress: bool, extra: list[str] = ()) -> Run:
+    """A study's run: trained with checkpoints every ``every`` steps (all kept), or reused when already there."""
+    overrides = [f"train.steps={steps}", f"train.seed={seed}", f"train.sample_every={every}",
+                 f"train.ckpt_every={every}", "train.keep_ckpts=0", f"train.log_every={min(10, every)}", *extra]
+    if root:
+        overrides.append(f"data.root={root}")
+    last = checkpoint.latest(ckpt_dir(run_dir))
+    if last is None:
+        return train(recipe, dataset=dataset, out=run_dir, overrides=overrides, progress=progress)
+    run = Run.open(run_dir)
+    if run.step < steps:
+        return train(resume=run_dir, steps=steps, progress=progress)
+    return run
 
 
 def report(result: dict) -> str:
@@ -125,14 +146,9 @@ def _figure(result: dict, path: Path) -> None:
 
 
 # -- ``genzoo experiment wgan-signal``: does a loss track sample quality? (can training be judged without looking at samples?) --------
-def _signal_at(log: Path, key: str, step: int, window: int) -> float:
+def _signal_at(rows: list[dict], key: str, step: int, window: int) -> float:
     """Mean of a logged scalar over the ``window`` steps up to ``step`` (losses are noisy per step)."""
-    vals = []
-    for ln in log.read_text().splitlines():
-        if ln.strip():
-            r = json.loads(ln)
-            if key in r and r[key] is not None and step - window < r.get("step", -1) <= step:
-                vals.append(r[key])
+    vals = [r[key] for r in rows if r.get(key) is not None and step - window < r["step"] <= step]
     return float(np.mean(vals)) if vals else float("nan")
 
 
@@ -146,29 +162,19 @@ def wgan_signal(recipes: list[str], steps: int, dataset: str, out: Path, root: s
     """Train each recipe with checkpoints at ``snapshots`` points; at each, fid[lenet-*] on n samples and the
     training signal averaged over the preceding interval: the critic's Wasserstein estimate for wgan/wgan-gp,
     D's loss otherwise. Reports Spearman's rank correlation of signal and FID per recipe."""
-    key = extractor_key(dataset)
-    clf = load_classifier(key)
-    ref, stamp = reference(dataset, key, n, root, classifier=clf)
+    _classifier(dataset, n, fid_needed=True)
     every = max(1, steps // snapshots)
     rows = []
     for recipe in recipes:
-        cfg = load_recipe(recipe, dataset)
-        cfg.apply_overrides([f"train.steps={steps}", f"train.seed={seed}", f"train.sample_every={every}",
-                             f"train.ckpt_every={every}", "train.keep_ckpts=0", f"train.log_every={min(10, every)}"])
-        if root:
-            cfg.set("data.root", root)
-        run = Path(out) / recipe
-        last = checkpoint.latest(ckpt_dir(run))
-        if last is None or checkpoint.load(last)[1]["step"] < steps:
-            train(cfg, run, resume=last is not None, progress=progress)
-        signal = "wasserstein" if GAN_LOSSES[cfg.loss.name].critic else "loss_d"
-        series = []
-        r = Run.open(run, "cpu")
+        r = _trained(recipe, dataset, Path(out) / recipe, steps, seed, every, root, progress)
+        signal = "wasserstein" if GAN_LOSSES[r.cfg.loss.name].critic else "loss_d"
+        series, logged = [], r.log
         for path in r.checkpoints:
             algo, step = r.algo_at(path), checkpoint.step_of(path)
-            f = extract(clf[0], generate_uint8(algo, algo.sample_z(n, torch.Generator().manual_seed(seed + 7))))
-            series.append({"step": step, "fid": fid(f.feats, ref.feats),
-                           "signal": _signal_at(run / "log.jsonl", signal, step, every)})
+            m, stamp = _measure(generate_uint8(algo, algo.sample_z(n, torch.Generator().manual_seed(seed + 7))),
+                                dataset, root, ("fid",))
+            series.append({"step": step, "fid": m[f"fid[{stamp['extractor']}]"]["value"],
+                           "signal": _signal_at(logged, signal, step, every)})
         rho = _spearman([s["signal"] for s in series], [s["fid"] for s in series])
         rows.append({"recipe": recipe, "signal": signal, "spearman": rho, "series": series, "steps": steps})
     result = {"dataset": dataset, "extractor": stamp["extractor"], "n": n, "rows": rows}

@@ -209,7 +209,7 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
 def build_advgan(cfg: Config, shape: tuple[int, ...], device: torch.device):
     """AdvGAN: a perturbation generator and a DCGAN D against the fixed classifier ``model.target``."""
     from genzoo.algos.advgan import AdvGAN
-    from genzoo.attack.target import target_for
+    from genzoo.metrics.classifier import target_for
     from genzoo.nets.advgan import PerturbationG
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
