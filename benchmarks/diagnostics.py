@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.training.loop import train
 
 

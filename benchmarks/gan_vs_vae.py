@@ -19,7 +19,7 @@ from pathlib import Path
 
 from genzoo.training import checkpoint
 from genzoo.cli import main as genzoo
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.evaluation import evaluate, evaluate_real
 from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.loop import train

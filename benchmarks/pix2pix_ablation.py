@@ -21,7 +21,7 @@ import torch
 
 from genzoo import images
 from genzoo.training import checkpoint
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.data import to_uint8
 from genzoo.evaluation import evaluate
 from genzoo.run import Run

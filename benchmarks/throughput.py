@@ -15,7 +15,7 @@ import torch
 
 from genzoo.algos.base import bf16_supported
 from genzoo.training.build import build_algo
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.data import Dataset, to_float
 
 

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.evaluation import evaluate
 from genzoo.training.loop import train
 

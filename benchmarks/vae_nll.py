@@ -22,7 +22,7 @@ import torch
 
 from genzoo.training import checkpoint
 from genzoo.training.build import dataset_for
-from genzoo.config import load_config_file, load_recipe
+from genzoo.config_files import load_config_file, load_recipe
 from genzoo.metrics.likelihood import heldout_likelihood
 from genzoo.run import Run
 from genzoo.training.checkpoint import ckpt_dir

@@ -25,7 +25,7 @@ import torch.nn as nn
 from PIL import Image
 
 from genzoo.algos.base import bf16_supported, resolve_precision
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.data import BatchSampler, Dataset
 from genzoo.training.build import build_algo
 

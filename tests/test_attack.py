@@ -108,7 +108,7 @@ ADV_TINY = ["data.dataset=embedded", "model.g_width=4", "model.d_width=8", "trai
 
 
 def _advgan_cfg(steps):
-    from genzoo.config import load_recipe
+    from genzoo.config_files import load_recipe
     cfg = load_recipe("advgan")
     cfg.apply_overrides(ADV_TINY)
     cfg.set("train.steps", steps)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from genzoo.data.augment import random_affine
 from genzoo.training.build import build_algo
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from genzoo.training import checkpoint
+from genzoo.training import checkpoint, fits
 from genzoo.errors import GenzooError
 
 
@@ -127,7 +127,7 @@ def test_recursion_bomb_is_refused(tmp_path):
 
 
 def _tiny_cfg(**kw):
-    from genzoo.config import load_recipe
+    from genzoo.config_files import load_recipe
     cfg = load_recipe("dcgan", "embedded")
     for k, v in {"model.g_width": 8, "model.d_width": 8, **kw}.items():
         cfg.set(k, v)
@@ -142,7 +142,7 @@ def test_check_belongs_and_check_state(tmp_path):
     path = checkpoint.save(tmp_path, 2, {"algo": algo.state_dict()},
                            {"config": cfg.to_dict(), "data_shape": [1, 28, 28]})
     state, meta = checkpoint.load(path, expect=cfg)
-    checkpoint.check_state(state, algo, path)
+    fits.check_state(state, algo, path)
     other = _tiny_cfg(**{"model.z_dim": 7})
     with pytest.raises(GenzooError, match="model.z_dim=100, this run has model.z_dim=7"):
         checkpoint.load(path, expect=other)
@@ -153,9 +153,9 @@ def test_check_belongs_and_check_state(tmp_path):
         checkpoint.check_belongs(meta, cfg, (3, 28, 28))
     small = build_algo(other, (1, 28, 28), torch.device("cpu"))
     with pytest.raises(GenzooError, match="this run's is"):
-        checkpoint.check_state(state, small, path)
+        fits.check_state(state, small, path)
     with pytest.raises(GenzooError, match="no 'algo' state"):
-        checkpoint.check_state({"x": 1}, algo, path)
+        fits.check_state({"x": 1}, algo, path)
 
 
 def test_damaged_latest_leaves_earlier_usable(tmp_path):

@@ -71,7 +71,7 @@ def test_toy_run_from_cli(tmp_path):
 
 
 def test_recipe_toy_profile_applies_only_to_toy_data():
-    from genzoo.config import load_recipe
+    from genzoo.config_files import load_recipe
     img, toy = load_recipe("wgan-gp", "mnist"), load_recipe("wgan-gp", "toy:grid25")
     assert img.loss.gp_weight == 10.0 and img.train.n_critic == 5 and img.optim.beta1 == 0.0  # Gulrajani et al.
     assert toy.train.batch_size == 256 and toy.model.arch == "mlp" and toy.loss.gp_weight == 0.1
@@ -79,7 +79,7 @@ def test_recipe_toy_profile_applies_only_to_toy_data():
 
 
 def test_set_accepts_unique_bare_names_and_rejects_ambiguous():
-    from genzoo.config import load_recipe
+    from genzoo.config_files import load_recipe
     from genzoo.errors import GenzooError
     cfg = load_recipe("dcgan")
     cfg.apply_overrides(["z_dim=7", "optim.ema=0.99", "data.image_size=32"])

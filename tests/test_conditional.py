@@ -10,7 +10,7 @@ from PIL import Image
 
 from genzoo.training.build import build_algo
 from genzoo.cli import main
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
 from genzoo.evaluation import evaluate
 from genzoo.metrics.conditional import category_accuracy, label_accuracy

@@ -5,7 +5,8 @@ from typing import get_args
 import pytest
 import torch
 
-from genzoo.config import Config, Cond, DNorm, Likelihood, LossName, Pix2PixMode, Task, list_recipes, load_recipe
+from genzoo.config import Config, Cond, DNorm, Likelihood, LossName, Pix2PixMode, Task
+from genzoo.config_files import list_recipes, load_recipe
 from genzoo.config_values import RANGES
 from genzoo.errors import GenzooError
 from genzoo.training.build import build_algo

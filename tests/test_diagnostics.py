@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from genzoo.cli import main
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
 from genzoo.training import checkpoint
 from genzoo.training import loop as loop_module

@@ -7,7 +7,7 @@ import torch
 
 from genzoo.algos.gan import GAN
 from genzoo.training.build import build_algo
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.data import load_dataset
 from genzoo.data.toy import mode_centers, mode_std
 from genzoo.evaluation import evaluate
@@ -38,7 +38,7 @@ def test_every_recipe_builds_for_images_and_points(recipe):
 
 
 def test_recipes_name_their_paper():
-    from genzoo.config import list_recipes
+    from genzoo.config_files import list_recipes
     descs = list_recipes()
     assert set(RECIPES) <= set(descs)
     for r in RECIPES:

@@ -25,7 +25,7 @@ from genzoo.nets.mlp import MLPDiscriminator, MLPGenerator
 from genzoo.nets.patchgan import PatchGAN
 from genzoo.nets.unet import UNetGenerator
 from genzoo.training import checkpoint
-from genzoo.training.distributed import SyncBatchNorm
+from genzoo.nets.sync_bn import SyncBatchNorm
 
 
 def _dcgan_d(**kw):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genzoo.cli import main
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
 from genzoo.losses import GAN_LOSSES
 from genzoo.nets.maxout import LinearMaxout, MaxoutDiscriminator

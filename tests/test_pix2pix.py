@@ -11,7 +11,7 @@ from PIL import Image
 from genzoo.training import checkpoint
 from genzoo.training.build import build_algo, dataset_for
 from genzoo.cli import main
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.data.pairs import downsample, edge_map, load_pairs, luma, random_box, split_ab
 from genzoo.errors import GenzooError
 from genzoo.metrics.paired import colourfulness, psnr, ssim

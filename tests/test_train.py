@@ -8,7 +8,7 @@ import time
 import torch
 
 from genzoo.training import checkpoint
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.training.loop import train
 
 TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=32", "train.precision=fp32",

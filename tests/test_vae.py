@@ -10,7 +10,7 @@ import torch
 from genzoo.training import checkpoint
 from genzoo.training.build import build_algo, dataset_for
 from genzoo.cli import main
-from genzoo.config import load_recipe
+from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
 from genzoo.losses.vae import decoder_mean, gaussian_kl, gaussian_log_density, iwae_bound, log_likelihood
 from genzoo.metrics.likelihood import heldout_likelihood

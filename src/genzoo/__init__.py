@@ -11,7 +11,8 @@ See docs/api.md.
 
 __version__ = "0.1.0"
 
-from genzoo.config import Config, list_recipes, load_recipe  # noqa: E402
+from genzoo.config import Config  # noqa: E402
+from genzoo.config_files import list_recipes, load_recipe
 from genzoo.errors import GenzooError  # noqa: E402
 
 __all__ = ["Config", "GenzooError", "Run", "__version__", "evaluate", "list_recipes", "load_recipe", "train"]

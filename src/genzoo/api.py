@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genzoo.config import Config, load_config_file, load_recipe
+from genzoo.config import Config
+from genzoo.config_files import load_config_file, load_recipe
 from genzoo.errors import GenzooError
 from genzoo.io import atomic_write_bytes
 from genzoo.run import Run
@@ -73,7 +74,7 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         if fixed or out is not None or overrides:
             raise GenzooError("when resuming only --steps, --precision, --device and --quiet may change; got "
                               + ", ".join(fixed + ["--out"] * (out is not None) + ["--set"] * bool(overrides)))
-        from genzoo.training.checkpoint import verify_resumable
+        from genzoo.training.fits import verify_resumable
         if verify_resumable(run_dir, cfg) is None:  # damaged, or from another run: one line before any work
             raise GenzooError(f"{run_dir}: nothing to resume (no checkpoints/step_*.json); start it again with "
                               f"`genzoo train {cfg.recipe} --out NEW_DIR`")

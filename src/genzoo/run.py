@@ -20,12 +20,14 @@ from pathlib import Path
 import torch
 
 from genzoo.algos.base import Algo, resolve_device
-from genzoo.config import Config, load_config_file
+from genzoo.config import Config
+from genzoo.config_files import load_config_file
 from genzoo.data import Dataset, to_uint8
 from genzoo.errors import GenzooError
 from genzoo.training import checkpoint
-from genzoo.training.build import build_algo, dataset_for
+from genzoo.training.build import dataset_for
 from genzoo.training.checkpoint import ckpt_dir
+from genzoo.training.fits import load_model
 
 CHUNK = 500  # images generated per forward pass: bounded memory at any n
 
@@ -104,7 +106,7 @@ def load_algo(path: Path, device: torch.device | str | None = None, expect: Conf
     cfg = meta.get("config")
     dev = resolve_device(device or (cfg.get("train", {}).get("device") if isinstance(cfg, dict)
                                     and isinstance(cfg.get("train"), dict) else None) or "auto")
-    return checkpoint.load_model(path, dev, expect)
+    return load_model(path, dev, expect)
 
 
 class Run:

@@ -60,13 +60,12 @@ def _argv(args) -> list[str]:
 def _check_split(args) -> None:
     """--nproc: a global batch that does not split over N processes is one line here, not one per process."""
     from genzoo.api import make_config
-    from genzoo.config import load_config_file
+    from genzoo.config_files import load_config_file
     from genzoo.training.distributed import check_batch
 
     if args.nproc < 1:
         return  # launch says so
     if args.resume is not None:
-        from pathlib import Path
         path = Path(args.resume) / "config.yaml"
         if not path.is_file():
             return  # the processes say so
@@ -91,7 +90,7 @@ def cmd_train(args) -> int:
                 "steps": args.steps, "precision": args.precision, "device": args.device}
     recipe = args.recipe
     if args.recipe_file is not None:
-        from genzoo.config import load_recipe_file
+        from genzoo.config_files import load_recipe_file
         from genzoo.errors import GenzooError
         if recipe is not None or args.resume is not None:
             raise GenzooError("--recipe-file replaces the recipe name and cannot be used with --resume; give one")
@@ -105,7 +104,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from genzoo.config import list_recipes
+    from genzoo.config_files import list_recipes
     from genzoo.data import DATASET_HELP
 
     print("recipes:")

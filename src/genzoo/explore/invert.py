@@ -9,6 +9,8 @@ G runs in eval mode (batch-norm running statistics), so each image is inverted i
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -157,8 +159,6 @@ def invert_to_file(run, files: list[str] | None = None, test: int | None = None,
                    steps: int = 300, restarts: int = 4, encoder_steps: int = 1500, out: Path | None = None,
                    progress: bool = False) -> str:
     """``invert_run`` and a PNG of the inputs (top row) above their inversions (bottom row); returns the summary."""
-    from pathlib import Path
-
     from genzoo import images
 
     x_u8, recon, err = invert_run(run, files, test, encoder, steps, restarts, encoder_steps, progress)

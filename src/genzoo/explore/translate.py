@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genzoo import __version__, images
+from genzoo import images
 from genzoo.algos.pix2pix import triplets
 from genzoo.data import to_float, to_uint8
 from genzoo.errors import GenzooError

@@ -80,6 +80,34 @@ def accuracy(net: LeNet, data: Dataset, batch: int = 1000) -> float:
     return correct / len(data)
 
 
+def _fit(net: LeNet, train_set: Dataset, epochs: int, lr: float, gen: torch.Generator, perturb, desc: str,
+         progress: bool) -> None:
+    """AdamW with a one-cycle schedule, random shifts (and flips for colour images), label smoothing 0.05."""
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
+    bs = min(128, len(train_set))
+    steps = epochs * (len(train_set) // bs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    flip = train_set.sample_shape[0] == 3  # flips for natural images only
+    with tqdm(total=steps, desc=desc, disable=not progress, dynamic_ncols=True) as bar:
+        for epoch in range(epochs):
+            net.train()
+            perm = torch.randperm(len(train_set), generator=gen)
+            for i in range(len(train_set) // bs):
+                b = train_set.batch(perm[i * bs:(i + 1) * bs])
+                x = random_affine(b["x"], shift=2, flip=flip, generator=gen)
+                if perturb is not None:
+                    x = perturb(net, x, b["y"], gen)
+                    net.train()
+                loss = F.cross_entropy(net(x), b["y"], label_smoothing=0.05)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update(1)
+                if i % 50 == 0:
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+
+
 def train_classifier(spec: str, root: str | None = None, epochs: int | None = None, seed: int = 0,
                      out: Path | None = None, progress: bool = True, perturb=None, finetune: str | Path | None = None,
                      lr: float = 2e-3, limit: int | None = None, extra_meta: dict | None = None,
@@ -108,29 +136,8 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
             raise GenzooError(f"{finetune}: a classifier for {base['dataset']} {base['arch']}, not for {spec}")
     else:
         net = LeNet(**arch)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
-    bs = min(128, len(train_set))
-    steps = epochs * (len(train_set) // bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     t0 = time.perf_counter()
-    with tqdm(total=steps, desc=f"classifier {key}", disable=not progress, dynamic_ncols=True) as bar:
-        for epoch in range(epochs):
-            net.train()
-            perm = torch.randperm(len(train_set), generator=gen)
-            for i in range(len(train_set) // bs):
-                b = train_set.batch(perm[i * bs:(i + 1) * bs])
-                x = random_affine(b["x"], shift=2, flip=c == 3, generator=gen)  # flips for natural images only
-                if perturb is not None:
-                    x = perturb(net, x, b["y"], gen)
-                    net.train()
-                loss = F.cross_entropy(net(x), b["y"], label_smoothing=0.05)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                bar.update(1)
-                if i % 50 == 0:
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    _fit(net, train_set, epochs, lr, gen, perturb, f"classifier {key}", progress)
     acc = accuracy(net, test_set)
     from genzoo import __version__
     meta = {"dataset": spec, "key": key, "arch": arch, "test_accuracy": acc, "epochs": epochs, "seed": seed,

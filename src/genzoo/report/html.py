@@ -6,7 +6,6 @@ needs no network, no server and no JavaScript. The page is rendered from ``templ
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 import subprocess
@@ -15,23 +14,9 @@ from pathlib import Path
 
 from genzoo.errors import GenzooError
 from genzoo.report import compare
+from genzoo.report.curves import curves
 
 # Curves: (title, test on a key), in the order the page shows them; the first group that claims a key wins.
-GROUPS = [
-    ("Losses", lambda k: k.startswith("loss")),
-    ("ELBO, reconstruction and KL", lambda k: k in ("elbo", "rec", "kl", "iwae", "beta")),
-    ("L1 (pix2pix)", lambda k: k == "l1"),
-    ("Wasserstein estimate", lambda k: "wasserstein" in k),
-    ("D outputs", lambda k: k in ("d_real", "d_fake")),
-    ("Gradient norms", lambda k: "grad_norm" in k or k == "gp"),
-    ("Learning rates", lambda k: k.startswith("lr")),
-    ("Throughput (images/s)", lambda k: k == "img_per_s"),
-    ("Watcher signals", lambda k: True),
-]
-EVENT_COLORS = {"rollback": "tab:green", "d_saturated": "tab:red", "vanishing_g_gradient": "tab:purple",
-                "mode_collapse": "tab:orange", "divergence": "black", "oscillation": "tab:brown"}
-RUN_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
-              "tab:gray", "tab:olive", "tab:cyan"]
 FILMSTRIP_MAX = 16
 PICTURES = [("modes.png", "Class histogram of samples (modes.png)"),
             ("toy.png", "Samples on the 2-D mixture (toy.png)"),
@@ -44,83 +29,6 @@ def data_uri(path: Path) -> str:
     mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
     return f"data:{mime.get(path.suffix.lower(), 'application/octet-stream')};base64," + \
         base64.b64encode(path.read_bytes()).decode()
-
-
-def _svg(fig) -> str:
-    import matplotlib.pyplot as plt
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    s = buf.getvalue()
-    return s[s.index("<svg"):]  # drop the XML prologue and doctype: the SVG sits inside HTML
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "genzoo", "font.size": 8})
-    return plt
-
-
-def group_keys(keys: list[str]) -> list[tuple[str, list[str]]]:
-    """Scalar names grouped for plotting, in the page's order (only groups that have a key)."""
-    out, taken = [], set()
-    for title, test in GROUPS:
-        ks = [k for k in keys if k not in taken and test(k)]
-        taken.update(ks)
-        if ks:
-            out.append((title, ks))
-    return out
-
-
-def scalar_keys(rows: list[dict]) -> list[str]:
-    keys = []
-    for r in rows:
-        for k, v in r.items():
-            if k != "step" and k not in keys and (v is None or isinstance(v, (int, float))):
-                keys.append(k)
-    return keys
-
-
-def curves(series: list[tuple[str, list[dict], list[dict]]]) -> list[dict]:
-    """One SVG per group of scalars. ``series``: (run name, log rows, events) per run; one run plots each key,
-    several overlay each key per run. Alerts and rollbacks are vertical dashed lines."""
-    keys = []
-    for _, rows, _ in series:
-        keys += [k for k in scalar_keys(rows) if k not in keys]
-    if not keys:
-        return []
-    plt = _pyplot()
-    several = len(series) > 1
-    figs = []
-    for title, ks in group_keys(keys):
-        fig, ax = plt.subplots(figsize=(6.4, 2.6), dpi=100)
-        for ri, (name, rows, events) in enumerate(series):
-            for ki, k in enumerate(ks):
-                pts = [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float)) and "step" in r]
-                if not pts:
-                    continue
-                xs, ys = zip(*pts)
-                style = dict(color=RUN_COLORS[ri % 10], ls=("-", "--", ":", "-.")[ki % 4]) if several else {}
-                label = f"{name}: {k}" if several else k
-                ax.plot(xs, ys, lw=1.2, label=label, marker="." if len(xs) < 20 else None, **style)
-        marked = set()
-        for ri, (name, rows, events) in enumerate(series):
-            for e in events:
-                what = e.get("alert") or e.get("event")
-                label = None if what in marked else what
-                marked.add(what)
-                ax.axvline(e.get("step", 0), color=EVENT_COLORS.get(what, "tab:red"), ls="--", lw=1, label=label)
-        ymin, ymax = ax.get_ylim()
-        if ks and all(k in ("img_per_s",) or "grad_norm" in k for k in ks) and ymin > 0 and ymax / ymin > 100:
-            ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-        figs.append({"title": title, "names": ks, "svg": _svg(fig)})
-    return figs
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
@@ -156,11 +64,26 @@ def _steps_of(path: Path) -> int:
 # -- one run ------------------------------------------------------------------------------------------
 def summary(run) -> dict:
     """Everything the page shows about one run, with a list of what is missing."""
-    import torch
-    from genzoo import __version__
-
     p, cfg = run.path, run.cfg
-    missing = []
+    rows, events, ckpts, meta, metrics, samples, missing = _contents(run)
+    pictures = [{"title": t, "src": data_uri(p / f)} for f, t in PICTURES if (p / f).is_file()]
+    if run.kind == "pix2pix" and (p / "samples.png").is_file():
+        pictures.append({"title": "Translation triplets (samples.png)", "src": data_uri(p / "samples.png")})
+    return {
+        "name": p.name, "path": str(p), "kind": run.kind, "header": _header(run, meta, rows, ckpts),
+        "missing": missing, "rows": rows, "events": [_event(e) for e in events],
+        "filmstrip": [{"step": _steps_of(s), "src": data_uri(s)} for s in _filmstrip(samples)],
+        "final": {"step": _steps_of(samples[-1]), "src": data_uri(samples[-1])} if samples else None,
+        "metrics": _metric_rows(metrics), "metrics_head": {k: v for k, v in (metrics or {}).items() if k != "metrics"},
+        "pictures": pictures, "config": cfg.to_dict(),
+        "config_yaml": (p / "config.yaml").read_text() if (p / "config.yaml").is_file() else "",
+    }
+
+
+def _contents(run):
+    """What the run directory holds (log rows, events, checkpoints, the latest one's meta, metrics, sample
+    grids), and a line for each thing that is missing."""
+    p, missing = run.path, []
     try:
         rows, events = run.log, run.events
     except GenzooError:
@@ -168,8 +91,7 @@ def summary(run) -> dict:
         missing.append("log.jsonl (no training steps logged yet)")
     if not rows and not missing:
         missing.append("logged steps in log.jsonl (the run has not reached its first log line)")
-    ckpts = run.checkpoints
-    meta = {}
+    ckpts, meta = run.checkpoints, {}
     if ckpts:
         try:
             meta = json.loads(ckpts[-1].read_text())
@@ -188,7 +110,14 @@ def summary(run) -> dict:
     samples = sorted((p / "samples").glob("step_*.png"), key=_steps_of) if (p / "samples").is_dir() else []
     if not samples:
         missing.append("sample grids (samples/step_*.png)")
+    return rows, events, ckpts, meta, metrics, samples, missing
 
+
+def _header(run, meta: dict, rows: list[dict], ckpts: list[Path]) -> list[tuple[str, object]]:
+    import torch
+    from genzoo import __version__
+
+    p, cfg = run.path, run.cfg
     step = meta.get("step") if meta else None
     last_logged = rows[-1]["step"] if rows else None
     rates = [r["img_per_s"] for r in rows if isinstance(r.get("img_per_s"), (int, float))]
@@ -196,7 +125,7 @@ def summary(run) -> dict:
     times = [f.stat().st_mtime for f in [p / "log.jsonl", *ckpts] if f.exists()]
     if (p / "config.yaml").exists() and times:
         wall = max(times) - (p / "config.yaml").stat().st_mtime
-    header = [
+    return [
         ("recipe", cfg.recipe + (f" — {cfg.description}" if cfg.description else "")),
         ("family", run.kind),
         ("dataset", cfg.data.dataset + (f" (task {cfg.data.task})" if cfg.data.task else "")),
@@ -213,34 +142,28 @@ def summary(run) -> dict:
         ("command line", "not recorded by the run"),
         ("run folder", str(p.resolve())),
     ]
-    if len(samples) > FILMSTRIP_MAX:  # evenly spaced, always keeping the first and the last
-        idx = sorted({round(i * (len(samples) - 1) / (FILMSTRIP_MAX - 1)) for i in range(FILMSTRIP_MAX)})
-        strip = [samples[i] for i in idx]
-    else:
-        strip = samples
-    metric_rows = []
+
+
+def _filmstrip(samples: list[Path]) -> list[Path]:
+    if len(samples) <= FILMSTRIP_MAX:
+        return samples
+    idx = sorted({round(i * (len(samples) - 1) / (FILMSTRIP_MAX - 1)) for i in range(FILMSTRIP_MAX)})
+    return [samples[i] for i in idx]  # evenly spaced, always keeping the first and the last
+
+
+def _metric_rows(metrics: dict | None) -> list[dict]:
+    out = []
     for k, e in ((metrics or {}).get("metrics", {}) or {}).items():
         v = compare.metric_value(e)
         extra = {}
         if isinstance(e, dict):
             extra = {kk: vv for kk, vv in e.items() if kk not in ("value", "genzoo_version", *compare.STAMP)
                      and not isinstance(vv, (list, dict))}
-        metric_rows.append({"name": k, "value": v, "shown": compare.fmt(v), "raw": "" if v is None else repr(v),
-                            "stamp": compare.stamp(e), "extra": ", ".join(f"{a}={compare.fmt(b) if isinstance(b, float) else b}"
-                                                                          for a, b in extra.items()),
-                            "floor": (e.get("real_floor") or e.get("floor")) if isinstance(e, dict) else None})
-    pictures = [{"title": t, "src": data_uri(p / f)} for f, t in PICTURES if (p / f).is_file()]
-    if run.kind == "pix2pix" and (p / "samples.png").is_file():
-        pictures.append({"title": "Translation triplets (samples.png)", "src": data_uri(p / "samples.png")})
-    return {
-        "name": p.name, "path": str(p), "kind": run.kind, "header": header, "missing": missing,
-        "rows": rows, "events": [_event(e) for e in events],
-        "filmstrip": [{"step": _steps_of(s), "src": data_uri(s)} for s in strip],
-        "final": {"step": _steps_of(samples[-1]), "src": data_uri(samples[-1])} if samples else None,
-        "metrics": metric_rows, "metrics_head": {k: v for k, v in (metrics or {}).items() if k != "metrics"},
-        "pictures": pictures, "config": cfg.to_dict(),
-        "config_yaml": (p / "config.yaml").read_text() if (p / "config.yaml").is_file() else "",
-    }
+        out.append({"name": k, "value": v, "shown": compare.fmt(v), "raw": "" if v is None else repr(v),
+                    "stamp": compare.stamp(e),
+                    "extra": ", ".join(f"{a}={compare.fmt(b) if isinstance(b, float) else b}" for a, b in extra.items()),
+                    "floor": (e.get("real_floor") or e.get("floor")) if isinstance(e, dict) else None})
+    return out
 
 
 def _event(e: dict) -> dict:

@@ -15,7 +15,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from genzoo.config import Config, load_recipe
+from genzoo.config import Config
+from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
 
 # The protocol's numbers, pinned by tests/test_pacgan.py: change them only with the paper in hand.

@@ -16,31 +16,29 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from genzoo import images
 from genzoo.training import checkpoint
 from genzoo.algos.base import Algo
 from genzoo.training.build import build_algo, check_labels, dataset_for
 from genzoo.config import Config
-from genzoo.data import BatchSampler, Dataset, to_uint8
+from genzoo.data import BatchSampler, Dataset
 from genzoo.training import distributed
 from genzoo.training.distributed import Dist
+from genzoo.nets.sync_bn import convert_sync_bn
 from genzoo.training.watch import Alert, Monitor, actions
 from genzoo.errors import GenzooError
-from genzoo.io import atomic_write_bytes
 from genzoo.training.checkpoint import ckpt_dir
+from genzoo.training.alerts import handle_alerts, rollback
+from genzoo.training.rundir import make_progress_gif, render, resume_run, rng_state, start_run
 
 
 class Interrupted(GenzooError):
@@ -97,7 +95,7 @@ class Session:
         d.on_main(self._write, step)
 
     def _write(self, step: int) -> None:
-        state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": _rng_state()}
+        state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": rng_state()}
         meta = {"config": self.cfg.to_dict(), "data_shape": list(self.data.sample_shape),
                 "world_size": self.dist.world}
         checkpoint.save(ckpt_dir(self.run), step, state, meta)
@@ -139,9 +137,9 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_checkpoint, 
             alerts = _alerts(s, step, scalars)
             if main and (step % T.log_every == 0 or step == T.steps or s.algo.probe or alerts):
                 _log_scalars(log, bar, step, meter.add(step, scalars, step % T.log_every == 0))
-            if alerts and _handle_alerts(alerts, actions(cfg), log, s.save, step) == "rollback":
+            if alerts and handle_alerts(alerts, actions(cfg), log, s.save, step) == "rollback":
                 rollbacks += 1
-                step = _rollback(s, alerts, log, step, rollbacks)
+                step = rollback(s, alerts, log, step, rollbacks)
                 bar.n = step
                 bar.refresh()
                 continue
@@ -187,10 +185,10 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
         if T.sync_bn:
             for name, net in algo.nets.items():
                 if name != "G_ema":
-                    distributed.convert_sync_bn(net, d.device)
+                    convert_sync_bn(net, d.device)
         distributed.average_gradients(algo.opts, d.world)
     sampler = BatchSampler(len(data), T.batch_size, seed=T.seed, rank=d.rank, world=d.world)
-    start = d.agree(_resume, run, algo, sampler, d) if resume else d.agree(_new_run, run, cfg, d)
+    start = d.agree(resume_run, run, algo, sampler, d) if resume else d.agree(start_run, run, cfg, d)
     if start >= T.steps:
         raise GenzooError(f"{run} is already at step {start}; pass --steps N with N > {start} to train further")
     fixed = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))
@@ -246,147 +244,3 @@ def _round(v: float) -> float | None:
     return round(v, 6) if np.isfinite(v) else None  # JSON has no NaN; null marks a non-finite value
 
 
-def _handle_alerts(alerts: list[Alert], actions: dict[str, str], log, save, step: int) -> str:
-    """Log and show each alert (``log`` is None on ranks other than 0), then apply the strongest action:
-    stop > rollback > warn. Every rank calls this with the same alerts."""
-    acts = []
-    for a in alerts:
-        act = actions[a.name]
-        acts.append(act)
-        if log is not None:
-            log.write(json.dumps(a.event(act)) + "\n")
-            tqdm.write(f"genzoo: alert: {a.message} [{act}]", file=sys.stderr)
-    if log is not None:
-        log.flush()
-    if "stop" in acts:
-        diverged = any(a.name == "divergence" for a in alerts)
-        if not diverged:
-            save(step)
-        names = ", ".join(sorted({a.name for a in alerts}))
-        raise GenzooError(f"stopped at step {step} by alert {names} (watch.<name>=stop); "
-                          + ("the weights are not saved, earlier checkpoints are intact" if diverged
-                             else "checkpoint saved"))
-    return "rollback" if "rollback" in acts else "warn"
-
-
-def _rollback(s: Session, alerts: list[Alert], log, step: int, rollbacks: int) -> int:
-    """Restore the latest checkpoint from before the failure began and scale both learning rates."""
-    W = s.cfg.watch
-    if rollbacks > W.max_rollbacks:
-        raise GenzooError(f"stopped at step {step}: still failing after {W.max_rollbacks} rollbacks; "
-                          "lower the learning rates and start again")
-    onset = min(a.onset for a in alerts)
-    good = [p for p in checkpoint.list_checkpoints(ckpt_dir(s.run)) if checkpoint.step_of(p) < onset]
-    if not good:
-        raise GenzooError(f"rollback at step {onset}: no checkpoint from before step {onset}; "
-                          "lower train.ckpt_every")
-    path = good[-1]
-    current = {name: [g["lr"] for g in opt.param_groups] for name, opt in s.algo.opts.items()}
-    back = _restore(path, s.algo, s.sampler)  # every rank restores the same checkpoint ...
-    s.dist.barrier()  # ... before rank 0 deletes the later ones
-    lrs = {}
-    for name, opt in s.algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
-        for group, lr in zip(opt.param_groups, current[name]):
-            group["lr"] = lr * W.lr_factor
-        lrs[f"lr_{name.lower()}"] = opt.param_groups[0]["lr"]
-    if not s.dist.is_main:
-        s.dist.barrier()
-        return back
-    for later in checkpoint.list_checkpoints(ckpt_dir(s.run)):  # they hold the failing weights
-        if checkpoint.step_of(later) > back:
-            later.with_suffix(".safetensors").unlink(missing_ok=True)
-            later.unlink(missing_ok=True)
-    _trim_log(s.run / "log.jsonl", back, keep_events=True)
-    log.write(json.dumps({"step": back, "event": "rollback", "from_step": max(a.step for a in alerts),
-                          "checkpoint": path.name, **lrs}) + "\n")
-    log.flush()
-    tqdm.write(file=sys.stderr, s=f"genzoo: rolled back to step {back} ({path.name}); learning rates now "
-               + ", ".join(f"{k} = {v:.3g}" for k, v in lrs.items()))
-    s.monitor.reset()
-    s.dist.barrier()
-    return back
-
-
-def _new_run(run: Path, cfg: Config, d: Dist = Dist()) -> int:
-    if checkpoint.latest(ckpt_dir(run)) is not None:
-        raise GenzooError(f"{run} already holds a run; continue it with --resume {run} or choose another --out")
-    if not d.is_main:  # rank 0 writes no checkpoint here, so the other ranks' check above is not racing it
-        return 0
-    (run / "samples").mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(run / "config.yaml", cfg.to_yaml().encode())
-    atomic_write_bytes(run / "log.jsonl", b"")
-    return 0
-
-
-def _resume(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist()) -> int:
-    path = checkpoint.latest(ckpt_dir(run))
-    if path is None:
-        raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
-    step = _restore(path, algo, sampler)
-    saved_world = checkpoint.read_meta(path).get("world_size", 1)
-    if d.is_main:
-        if saved_world != d.world:
-            warnings.warn(f"{path.name} was written by {saved_world} process(es), this run has {d.world}: it "
-                          "continues with the same data order and random draws, but not bit-exactly "
-                          "(another reduction order)", stacklevel=2)
-        _trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
-    return step
-
-
-def _restore(path: Path, algo: Algo, sampler: BatchSampler) -> int:
-    """Weights, optimizer state, data position and RNG states from a checkpoint; returns its step."""
-    state, meta = checkpoint.load(path)
-    checkpoint.check_state(state, algo, path)  # a damaged or foreign checkpoint is one line, not a traceback
-    algo.load_state_dict(state["algo"])
-    sampler.load_state_dict(state["sampler"])
-    _set_rng_state(state["rng"])
-    return int(meta["step"])
-
-
-def _trim_log(path: Path, step: int, keep_events: bool = False) -> None:
-    """Drop log lines after ``step`` (alert and rollback events too, unless ``keep_events``).
-    Safe with a handle open in append mode: its writes go to the new end of the file."""
-    if not path.exists():
-        return
-    keep = []
-    for ln in path.read_text().splitlines():
-        try:
-            rec = json.loads(ln) if ln.strip() else None
-        except ValueError:
-            warnings.warn(f"{path}: dropped a damaged line (a write cut short by a crash)", stacklevel=2)
-            continue
-        if rec is not None and (rec.get("step", 0) <= step or (keep_events and "event" in rec)):
-            keep.append(ln)
-    # rewritten in place, not replaced: the loop's append handle must keep writing to this file
-    path.write_text("".join(ln + "\n" for ln in keep))
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def render(algo: Algo, z, data: Dataset, path: Path, title: str = "") -> None:
-    """Fixed-noise samples (pix2pix: fixed pairs) as an image grid, or a scatter plot for 2-D points."""
-    x = algo.preview(z)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if data.is_image:
-        images.save_grid(path, to_uint8(x), nrow=algo.preview_nrow)
-    else:
-        centers = data.meta.get("centers")
-        lim = float(data.x.abs().max()) * 1.3
-        images.scatter_png(x.cpu().numpy(), path, None if centers is None else centers.numpy(), title, lim)
-
-
-def make_progress_gif(run: Path) -> None:
-    frames = sorted((run / "samples").glob("step_*.png"))
-    if frames:
-        images.save_gif(run / "progress.gif", [Image.open(f).convert("RGB") for f in frames])

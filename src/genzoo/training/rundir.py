@@ -1,0 +1,106 @@
+"""A run directory while it trains: creating it, resuming it exactly (weights, optimizer moments, data order,
+RNG states), trimming its log back to a checkpoint, and the sample grids and progress GIF it holds."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from genzoo import images
+from genzoo.algos.base import Algo
+from genzoo.config import Config
+from genzoo.data import BatchSampler, Dataset, to_uint8
+from genzoo.errors import GenzooError
+from genzoo.io import atomic_write_bytes
+from genzoo.training import checkpoint
+from genzoo.training.checkpoint import ckpt_dir
+from genzoo.training.distributed import Dist
+from genzoo.training.fits import check_state
+
+
+def start_run(run: Path, cfg: Config, d: Dist = Dist()) -> int:
+    if checkpoint.latest(ckpt_dir(run)) is not None:
+        raise GenzooError(f"{run} already holds a run; continue it with --resume {run} or choose another --out")
+    if not d.is_main:  # rank 0 writes no checkpoint here, so the other ranks' check above is not racing it
+        return 0
+    (run / "samples").mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run / "config.yaml", cfg.to_yaml().encode())
+    atomic_write_bytes(run / "log.jsonl", b"")
+    return 0
+
+
+def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist()) -> int:
+    path = checkpoint.latest(ckpt_dir(run))
+    if path is None:
+        raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
+    step = restore(path, algo, sampler)
+    saved_world = checkpoint.read_meta(path).get("world_size", 1)
+    if d.is_main:
+        if saved_world != d.world:
+            warnings.warn(f"{path.name} was written by {saved_world} process(es), this run has {d.world}: it "
+                          "continues with the same data order and random draws, but not bit-exactly "
+                          "(another reduction order)", stacklevel=2)
+        trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
+    return step
+
+
+def restore(path: Path, algo: Algo, sampler: BatchSampler) -> int:
+    """Weights, optimizer state, data position and RNG states from a checkpoint; returns its step."""
+    state, meta = checkpoint.load(path)
+    check_state(state, algo, path)  # a damaged or foreign checkpoint is one line, not a traceback
+    algo.load_state_dict(state["algo"])
+    sampler.load_state_dict(state["sampler"])
+    set_rng_state(state["rng"])
+    return int(meta["step"])
+
+
+def trim_log(path: Path, step: int, keep_events: bool = False) -> None:
+    """Drop log lines after ``step`` (alert and rollback events too, unless ``keep_events``).
+    Safe with a handle open in append mode: its writes go to the new end of the file."""
+    if not path.exists():
+        return
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            rec = json.loads(ln) if ln.strip() else None
+        except ValueError:
+            warnings.warn(f"{path}: dropped a damaged line (a write cut short by a crash)", stacklevel=2)
+            continue
+        if rec is not None and (rec.get("step", 0) <= step or (keep_events and "event" in rec)):
+            keep.append(ln)
+    # rewritten in place, not replaced: the loop's append handle must keep writing to this file
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def render(algo: Algo, z, data: Dataset, path: Path, title: str = "") -> None:
+    """Fixed-noise samples (pix2pix: fixed pairs) as an image grid, or a scatter plot for 2-D points."""
+    x = algo.preview(z)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if data.is_image:
+        images.save_grid(path, to_uint8(x), nrow=algo.preview_nrow)
+    else:
+        centers = data.meta.get("centers")
+        lim = float(data.x.abs().max()) * 1.3
+        images.scatter_png(x.cpu().numpy(), path, None if centers is None else centers.numpy(), title, lim)
+
+
+def make_progress_gif(run: Path) -> None:
+    frames = sorted((run / "samples").glob("step_*.png"))
+    if frames:
+        images.save_gif(run / "progress.gif", [Image.open(f).convert("RGB") for f in frames])
