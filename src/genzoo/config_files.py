@@ -45,17 +45,11 @@ def load_recipe_file(path: str | Path, dataset: str | None = None) -> Config:
     path = Path(path)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise GenzooError(f"--recipe-file {path}: expected a .yaml or .yml file")
-    try:
-        if path.stat().st_size > 1 << 20:
-            raise GenzooError(f"--recipe-file {path}: larger than 1 MB, not a recipe; give a recipe YAML")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GenzooError(f"--recipe-file {path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise GenzooError(f"--recipe-file {path}: is a folder; give a recipe YAML file") from None
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
-        raise GenzooError(f"--recipe-file {path}: not valid YAML ({e.__class__.__name__}); fix the file "
-                          "(see `genzoo list` for the built-in recipes to start from)") from None
+    if path.is_file() and path.stat().st_size > 1 << 20:
+        raise GenzooError(f"--recipe-file {path}: larger than 1 MB, not a recipe; give a recipe YAML")
+    raw = _read_yaml(path, f"--recipe-file {path}", "no such file; check the path",
+                     "is a folder; give a recipe YAML file",
+                     "fix the file (see `genzoo list` for the built-in recipes to start from)")
     if not isinstance(raw, dict):
         raise GenzooError(f"--recipe-file {path}: expected a mapping of config keys at the top level")
     raw = dict(raw)
@@ -82,13 +76,19 @@ def _from_recipe(raw: dict, name: str, source: str, dataset: str | None) -> Conf
 
 
 def load_config_file(path: Path) -> Config:
-    try:
-        d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GenzooError(f"{path}: not found; is this a genzoo run directory?") from None
-    except IsADirectoryError:
-        raise GenzooError(f"{path}: is a folder, not a config file; is this a genzoo run directory?") from None
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
-        raise GenzooError(f"{path}: not valid YAML ({e.__class__.__name__}); restore it from a checkpoint's "
-                          "JSON ('config') or start a new run") from None
+    d = _read_yaml(Path(path), str(path), "not found; is this a genzoo run directory?",
+                   "is a folder, not a config file; is this a genzoo run directory?",
+                   "restore it from a checkpoint's JSON ('config') or start a new run")
     return Config.from_dict(d or {}, source=str(path))
+
+
+def _read_yaml(path: Path, name: str, missing: str, folder: str, advice: str):
+    """safe_load of a YAML file (no code can run); each way it can fail is one line naming ``name``."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GenzooError(f"{name}: {missing}") from None
+    except IsADirectoryError:
+        raise GenzooError(f"{name}: {folder}") from None
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+        raise GenzooError(f"{name}: not valid YAML ({e.__class__.__name__}); {advice}") from None

@@ -1,6 +1,6 @@
 """The GAN algorithm: one D step and one G step, for every objective in genzoo.losses.
 
-The stabilising tricks of the seeds are options here, not copies of the algo:
+The stabilising tricks (Salimans et al. 2016; Sønderby et al. 2017) are options here, not copies of the algo:
 one-sided label smoothing, label flipping, instance noise, WGAN weight clipping,
 the WGAN-GP penalty, consistency regularisation on augmented real images and an EMA of G
 for sampling. So is conditioning (``cond``): CGAN with the label concatenated or projected
@@ -34,7 +34,7 @@ class GANOptions:
     label_flip: float = 0.0
     clip: float = 0.0
     gp_weight: float = 0.0
-    instance_noise: float = 0.0          # tricks of the seeds
+    instance_noise: float = 0.0          # stabilising tricks
     noise_anneal_steps: int = 1          # D steps over which the instance noise fades to 0
     ema: float = 0.0
     z_dim: int = 100                     # the latent: z, then the code
