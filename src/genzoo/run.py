@@ -21,6 +21,7 @@ import torch
 
 from genzoo.algos.base import Algo, resolve_device
 from genzoo.config import Config
+from genzoo.config_values import check_seed
 from genzoo.config_files import load_config_file
 from genzoo.data import Dataset, to_uint8
 from genzoo.errors import GenzooError
@@ -219,6 +220,7 @@ class Run:
     def latents(self, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
         """The n latents that ``sample(n, seed, label)`` decodes (the same z as `genzoo sample --seed`)."""
         self.require("generates", "sampling from the prior")
+        check_seed(seed, "seed")
         if n < 1:
             raise GenzooError(f"n must be at least 1, got {n}")
         z = self.algo.sample_z(n, torch.Generator().manual_seed(seed))
