@@ -240,5 +240,69 @@ def test_report_renders_in_chromium(runs, tmp_path, which):
     assert dom.returncode == 0, dom.stderr[-2000:]
     rendered = Page(dom.stdout)
     assert rendered.find("img", **{"class": "final"}) and len(rendered.find("svg")) >= 2
-    if which == "one" and os.environ.get("GENZOO_REPORT_SCREENSHOT"):
-        shutil.copy(shot, os.environ["GENZOO_REPORT_SCREENSHOT"])
+    _figures_have_size(rendered)
+    keep = os.environ.get("GENZOO_REPORT_SCREENSHOT" if which == "one" else "GENZOO_REPORT_SCREENSHOT_COMPARE")
+    if keep:
+        shutil.copy(shot, keep)
+
+
+def _figures_have_size(page: Page):
+    """Every figure of the DOM Chromium rendered has a size: each <img> is a data URI that decodes to an image
+    Pillow reads with non-zero width and height; each <svg> declares a positive width and height."""
+    import base64
+    import io
+    import re
+    imgs, svgs = page.find("img"), page.find("svg")
+    assert imgs and svgs
+    for a in imgs:
+        head, _, data = a["src"].partition(",")
+        assert head in ("data:image/png;base64", "data:image/gif;base64"), head[:40]
+        im = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        im.load()
+        assert im.width > 0 and im.height > 0, a.get("alt")
+    for a in svgs:
+        for k in ("width", "height"):
+            m = re.match(r"\s*([0-9.]+)", a.get(k, ""))
+            assert m and float(m.group(1)) > 0, f"<svg> without a {k}: {a}"
+
+
+def test_real_data_floor_beside_metrics(runs, tmp_path, monkeypatch):
+    """Without a kept floor the metrics table says how to get one; after `genzoo evaluate --real` (which still
+    writes its --out) the floor column shows the kept values."""
+    from genzoo.evaluation import floors
+    monkeypatch.setattr(floors, "floor_path", lambda spec: tmp_path / "cache" / "floors" / f"{spec}.json")
+    run = tmp_path / "gan"
+    shutil.copytree(runs["gan"], run)
+    assert main(["report", str(run)]) == 0
+    page = _page(run / "report.html")
+    assert "No real-data floor for embedded yet" in page.all_text()
+    assert "genzoo evaluate --real embedded --out DIR" in page.all_text()
+    assert all(a.get("data-floor") == "" for a in page.find("td", **{"class": "num floor"}))
+    (tmp_path / "real").mkdir()  # evaluate_real writes modes.png before it creates --out
+    assert main(["evaluate", "--real", "embedded", "--n", "200", "--metrics", "fid,pr,modes", "--out",
+                 str(tmp_path / "real")]) == 0
+    assert (tmp_path / "real" / "metrics.json").is_file()
+    kept = json.loads((tmp_path / "cache" / "floors" / "embedded.json").read_text())
+    assert kept == json.loads((tmp_path / "real" / "metrics.json").read_text())
+    assert main(["report", str(run)]) == 0
+    page = _page(run / "report.html")
+    assert "Real-data floor:" in page.all_text()
+    shown = {}
+    for tr in page.find("tr"):
+        if "data-metric" in tr:
+            shown[tr["data-metric"]] = None
+    cells = page.find("td", **{"class": "num floor"})
+    assert len(cells) == len(shown)
+    from genzoo.report.compare import metric_value
+    for (name, _), cell in zip(shown.items(), cells):
+        want = metric_value(kept["metrics"].get(name))
+        if want is None:
+            assert cell["data-floor"] == ""
+        else:
+            assert float(cell["data-floor"]) == pytest.approx(want), name
+    assert any(c["data-floor"] for c in cells)
+    # the comparison table of runs on one dataset gets a floor row
+    assert main(["report", str(run), str(runs["vae"]), "--out", str(tmp_path / "two.html")]) == 0
+    row = [a for a in _page(tmp_path / "two.html").find("td", **{"class": "num floor"}) if a.get("data-floor")]
+    fid = next(k for k in kept["metrics"] if k.startswith("fid"))
+    assert any(float(a["data-floor"]) == pytest.approx(metric_value(kept["metrics"][fid])) for a in row)

@@ -93,9 +93,37 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         run_dir = Path(out) if out is not None else default_out(cfg)
         check_run_dir(run_dir)
     resolve_device(cfg.train.device)  # a device that is not there fails before any work
-    train_loop(cfg, run_dir, resume=resume is not None, progress=progress,
-               on_checkpoint=_write_report if cfg.train.report else None)
+    from genzoo.report import command
+    call = command.python_call(recipe, out, resume, overrides, settings)
+    board = _tensorboard(cfg)
+    try:
+        train_loop(cfg, run_dir, resume=resume is not None, progress=progress,
+                   on_checkpoint=_write_report if cfg.train.report else None,
+                   on_start=lambda run, info: _started(run, info, call, resume is not None, board),
+                   on_log=board.record if board else None)
+    finally:
+        if board:
+            board.close()
     return Run.open(run_dir)
+
+
+def _tensorboard(cfg: Config):
+    """train.tensorboard: the event-file writer (opened when the run starts, rank 0 only); without the package,
+    one line before any work."""
+    if not cfg.train.tensorboard:
+        return None
+    from genzoo.report import tensorboard
+    tensorboard.require()
+    from genzoo.training.distributed import is_main_process
+    return tensorboard.Board() if is_main_process() else None
+
+
+def _started(run_dir: Path, info: dict, call: str, resumed: bool, board) -> None:
+    """The loop's on_start (rank 0): RUN/command.json gets this session's record; TensorBoard opens."""
+    from genzoo.report import command
+    command.record(run_dir, info, call, resumed)
+    if board:
+        board.start(run_dir, info)
 
 
 def _write_report(run_dir: Path) -> None:

@@ -140,6 +140,7 @@ class TrainConfig:
     keep_ckpts: int = 3              # how many periodic checkpoints to keep (0 = all)
     n_grid: int = 64                 # fixed-noise samples rendered in each grid
     report: bool = True              # write report.html into the run at each checkpoint and at the end
+    tensorboard: bool = False        # also write TensorBoard event files into the run (pip install genzoo[tensorboard])
     sync_bn: bool = False            # torchrun: batch norm on the global batch (default: per-rank statistics)
 
 

@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     from genzoo.io import one_line, os_error_message
     from genzoo.training.loop import Interrupted
 
+    from genzoo.report.command import ARGV  # RUN/command.json records how a run was made
+    argv_token = ARGV.set(["genzoo", *(sys.argv[1:] if argv is None else argv)])
     warnings.formatwarning = lambda msg, cat, *a, **k: f"genzoo: warning: {msg}\n"
     try:
         _check_seeds(args)
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print("genzoo: error: an input file is nested too deeply to read (a damaged or hostile file); "
               "check the files named on the command line", file=sys.stderr)
         return EXIT_USER
+    finally:
+        ARGV.reset(argv_token)
 
 
 if __name__ == "__main__":

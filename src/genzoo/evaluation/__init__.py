@@ -194,4 +194,6 @@ def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metr
     real_u8 = subset(load_dataset(spec, "train", root), opts.n, seed=1)
     result = measure_samples(real_u8, spec, root, opts, out, f"real {spec} train: classes of {len(real_u8)}",
                              extra={"real": f"{spec}:train"})[0]
+    from genzoo.evaluation import floors
+    floors.save(spec, result)  # where `genzoo report` finds it, beside each model's metrics
     return _write(result, Path(out) if out else None)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
+import shlex
 import time
 from pathlib import Path
 
 from genzoo.errors import GenzooError
-from genzoo.report import compare
+from genzoo.report import command, compare, floor_view
+from genzoo.report.command import git_commit
 from genzoo.report.curves import curves
 
 # Curves: (title, test on a key), in the order the page shows them; the first group that claims a key wins.
@@ -42,20 +43,6 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def git_commit(path: Path) -> str | None:
-    """The commit of the git checkout holding the run folder, if any (with '+dirty' for local changes)."""
-    try:
-        sha = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "-uno"], capture_output=True,
-                               text=True, timeout=5).stdout.strip()
-        return sha.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _steps_of(path: Path) -> int:
     m = re.search(r"(\d+)", path.stem)
     return int(m.group(1)) if m else 0
@@ -74,7 +61,8 @@ def summary(run) -> dict:
         "missing": missing, "rows": rows, "events": [_event(e) for e in events],
         "filmstrip": [{"step": _steps_of(s), "src": data_uri(s)} for s in _filmstrip(samples)],
         "final": {"step": _steps_of(samples[-1]), "src": data_uri(samples[-1])} if samples else None,
-        "metrics": _metric_rows(metrics), "metrics_head": {k: v for k, v in (metrics or {}).items() if k != "metrics"},
+        "metrics": _metric_rows(metrics, cfg.data.dataset), "floor_note": floor_view.note(cfg.data.dataset),
+        "metrics_head": {k: v for k, v in (metrics or {}).items() if k != "metrics"},
         "pictures": pictures, "config": cfg.to_dict(),
         "config_yaml": (p / "config.yaml").read_text() if (p / "config.yaml").is_file() else "",
     }
@@ -114,9 +102,6 @@ def _contents(run):
 
 
 def _header(run, meta: dict, rows: list[dict], ckpts: list[Path]) -> list[tuple[str, object]]:
-    import torch
-    from genzoo import __version__
-
     p, cfg = run.path, run.cfg
     step = meta.get("step") if meta else None
     last_logged = rows[-1]["step"] if rows else None
@@ -135,13 +120,41 @@ def _header(run, meta: dict, rows: list[dict], ckpts: list[Path]) -> list[tuple[
         ("wall time", f"≈ {_duration(wall)} (config.yaml to the last write; includes pauses between resumes)"
          if wall is not None and wall >= 0 else "not derivable"),
         ("images/s", f"{sum(rates) / len(rates):.0f} mean, {rates[-1]:.0f} last" if rates else "not logged"),
-        ("device / precision", f"{cfg.train.device} / {cfg.train.precision} (as configured)"),
-        ("genzoo", f"{meta.get('genzoo_version', '?')} (trained), {__version__} (report)"),
-        ("torch", f"{torch.__version__} (report)"),
-        ("git commit", git_commit(p) or "not in a git checkout"),
-        ("command line", "not recorded by the run"),
+        *_made(command.read(p), cfg, meta, p),
         ("run folder", str(p.resolve())),
     ]
+
+
+def _made(sessions: list[dict], cfg, meta: dict, p: Path) -> list[tuple[str, object]]:
+    """How the run was made: device and precision as resolved, versions, commit, and one command line per
+    session (the first `genzoo train` and each resume) from RUN/command.json; older runs: what can be derived."""
+    import torch
+    from genzoo import __version__
+
+    configured = f"{cfg.train.device} / {cfg.train.precision}"
+    if not sessions:
+        return [("device / precision", f"{configured} (as configured)"),
+                ("genzoo", f"{meta.get('genzoo_version', '?')} (trained), {__version__} (report)"),
+                ("torch", f"{torch.__version__} (report)"),
+                ("git commit", git_commit(p) or "not in a git checkout"),
+                ("command line", "not recorded by the run (no command.json)")]
+    last = sessions[-1]
+
+    def seen(key):
+        return ", ".join(dict.fromkeys(str(s[key]) for s in sessions if s.get(key))) or "?"
+    rows = [("device / precision", f"{last.get('device', '?')} / {last.get('precision', '?')} (resolved; "
+                                   f"configured {configured})"),
+            ("genzoo", f"{seen('genzoo')} (trained), {__version__} (report)"),
+            ("torch", f"{seen('torch')} (trained), {torch.__version__} (report)"),
+            ("git commit", seen("git_commit") if any(s.get("git_commit") for s in sessions)
+             else "genzoo was not run from a git checkout")]
+    for i, s in enumerate(sessions):
+        cmd = shlex.join(s["argv"]) if isinstance(s.get("argv"), list) else s.get("command") or "?"
+        procs = f", {s['world_size']} processes" if isinstance(s.get("world_size"), int) and s["world_size"] > 1 else ""
+        rows.append(("command line" if i == 0 else f"resume {i}",
+                     f"{cmd}   ({s.get('time', '?')}, from step {s.get('start_step', 0)}, "
+                     f"{s.get('device', '?')} / {s.get('precision', '?')}{procs})"))
+    return rows
 
 
 def _filmstrip(samples: list[Path]) -> list[Path]:
@@ -151,7 +164,9 @@ def _filmstrip(samples: list[Path]) -> list[Path]:
     return [samples[i] for i in idx]  # evenly spaced, always keeping the first and the last
 
 
-def _metric_rows(metrics: dict | None) -> list[dict]:
+def _metric_rows(metrics: dict | None, dataset: str) -> list[dict]:
+    from genzoo.evaluation import floors
+    floor = (floors.load(dataset) or {}).get("metrics", {})
     out = []
     for k, e in ((metrics or {}).get("metrics", {}) or {}).items():
         v = compare.metric_value(e)
@@ -162,7 +177,7 @@ def _metric_rows(metrics: dict | None) -> list[dict]:
         out.append({"name": k, "value": v, "shown": compare.fmt(v), "raw": "" if v is None else repr(v),
                     "stamp": compare.stamp(e),
                     "extra": ", ".join(f"{a}={compare.fmt(b) if isinstance(b, float) else b}" for a, b in extra.items()),
-                    "floor": (e.get("real_floor") or e.get("floor")) if isinstance(e, dict) else None})
+                    **floor_view.cell(e, floor.get(k))})
     return out
 
 
@@ -208,6 +223,7 @@ def render(runs) -> str:
         ctx["table"] = {"runs": t.runs, "columns": t.columns, "best": t.best, "notes": t.notes,
                         "cells": [{m: {"shown": compare.fmt(v), "raw": repr(v), "stamp": s}
                                    for m, (v, s) in c.items()} for c in t.cells]}
+        ctx["floor_row"] = floor_view.row(runs, t.columns)
         flats = [flatten(i["config"]) for i in infos]
         keys = []
         for f in flats:

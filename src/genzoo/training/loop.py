@@ -106,13 +106,17 @@ class Session:
 
 
 def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True,
-          on_checkpoint: Callable[[Path], None] | None = None) -> Path:
+          on_checkpoint: Callable[[Path], None] | None = None, on_start: Callable[[Path, dict], None] | None = None,
+          on_log: Callable[[dict], None] | None = None) -> Path:
     """Train ``cfg`` into run directory ``out`` (``resume``: continue it exactly from its latest checkpoint).
-    ``on_checkpoint(run)`` is called after each checkpoint and at the end (the API writes the report there).
+    Callbacks, on rank 0 only: ``on_checkpoint(run)`` after each checkpoint and at the end (the API writes the
+    report there); ``on_start(run, info)`` once the run is open (info: start step, resolved device, precision,
+    world size); ``on_log(record)`` with every record written to log.jsonl (scalar rows, alerts, rollbacks) and
+    ``{"step": N, "grid": PATH}`` for each fixed-noise grid (the API's TensorBoard writer).
     Under torchrun (WORLD_SIZE > 1) every rank calls this; a lost peer is one line on every other rank."""
     d = distributed.setup(cfg.train.device)
     try:
-        return _train(cfg, Path(out), resume, progress, on_checkpoint, d)
+        return _train(cfg, Path(out), resume, progress, (on_checkpoint, on_start, on_log), d)
     except RuntimeError as e:
         if d.active and distributed.is_collective_error(e):
             raise distributed.one_line_collective_error(e, d.rank, out) from None
@@ -121,14 +125,19 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True,
         d.close()
 
 
-def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_checkpoint, d: Dist) -> Path:
+def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d: Dist) -> Path:
+    on_checkpoint, on_start, on_log = hooks
     s, start = _open_session(cfg, out, resume, d)
     T, run, main = cfg.train, s.run, d.is_main
+    if main and on_start:
+        on_start(run, {"step": start, "device": str(s.algo.device), "precision": s.algo.precision,
+                       "world_size": d.world})
     step, rollbacks, meter = start, 0, _Throughput(start, T.batch_size * s.algo.batches_per_step(T.n_critic))
     stopping = False  # every rank agrees on it: the flag travels in the step's all_reduce
     with StopOnSignal() as stop, (open(run / "log.jsonl", "a") if main else contextlib.nullcontext()) as log, \
             tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not (progress and main),
                  dynamic_ncols=True) as bar:
+        log = _Tee(log, on_log) if main and on_log else log
         while step < T.steps and not stopping and (d.active or stop.signum is None):
             step += 1
             s.algo.probe = s.wants_probe(step)
@@ -145,6 +154,8 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, on_checkpoint, 
                 continue
             if main and (step % T.sample_every == 0 or step == T.steps or step == 1):
                 render(s.algo, s.fixed, s.data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
+                if on_log:
+                    on_log({"step": step, "grid": str(run / "samples" / f"step_{step:06d}.png")})
             if step % T.ckpt_every == 0 or step == T.steps:
                 s.save(step)
                 if main and on_checkpoint and step < T.steps:
@@ -214,6 +225,23 @@ class _Throughput:
             scalars["img_per_s"] = (step - self.step) * self.per_step / max(now - self.t, 1e-9)
             self.t, self.step = now, step
         return {"step": step, **scalars}
+
+
+class _Tee:
+    """The log file, with every JSON line written to it also passed to ``on_log`` as a dict."""
+
+    def __init__(self, fh, on_log: Callable[[dict], None]):
+        self.fh, self.on_log = fh, on_log
+
+    def write(self, text: str) -> int:
+        n = self.fh.write(text)
+        for ln in text.splitlines():
+            if ln.strip():
+                self.on_log(json.loads(ln))
+        return n
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def _log_scalars(log, bar, step: int, row: dict) -> None:
