@@ -130,7 +130,8 @@ def test_gradient_penalty_gradients_match_single_process(tmp_path):
 
 
 def test_exact_resume_rank0_writes_and_other_world_size(tmp_path, monkeypatch):
-    common = ["dcgan", "--dataset", "embedded", *TINY, "--batch-size", "16", *QUIET,
+    # dropout in D: each rank draws its masks from its own (seed, rank) stream, saved in the checkpoint
+    common = ["dcgan", "--dataset", "embedded", *TINY, "--batch-size", "16", *QUIET, "--set", "model.d_dropout=0.3",
               "--set", "train.ckpt_every=10", "--set", "train.sample_every=10", "--set", "train.log_every=5"]
     straight = torchrun([*common, "--steps", "20", "--out", str(tmp_path / "straight")])
     assert straight.returncode == 0, straight.stderr[-2000:]
@@ -143,6 +144,7 @@ def test_exact_resume_rank0_writes_and_other_world_size(tmp_path, monkeypatch):
     a, b = weights(tmp_path / "straight", 20), weights(tmp_path / "resumed", 20)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
+    assert a["rng.dropout"].shape[0] == 2 and not torch.equal(a["rng.dropout"][0], a["rng.dropout"][1])
     # rank 0 alone wrote: one log line per logged step, no leftovers, meta records the world size
     for run in (tmp_path / "straight", tmp_path / "resumed"):
         steps = [json.loads(ln)["step"] for ln in (run / "log.jsonl").read_text().splitlines()]
@@ -275,3 +277,105 @@ def test_bad_input_is_one_line(tmp_path, capsys):
         {"genzoo: error: train.batch_size=15 is not divisible by the world size 2: it is the global batch, split "
          "evenly across ranks; use a multiple of 2, e.g. 16"}, r.stderr[-1500:]
     assert not Path(out).exists()
+
+
+# -- evaluation and sampling under torchrun: sharded generation and features, equal to one process --------
+def _metric_values(path: Path) -> dict:
+    m = json.loads(path.read_text())["metrics"]
+    return {k: v["value"] for k, v in m.items() if isinstance(v, dict) and isinstance(v.get("value"), (int, float))}
+
+
+def test_distributed_evaluate_and_sample_equal_one_process(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    for k, v in env().items():
+        monkeypatch.setenv(k, v)
+    run = tmp_path / "run"
+    assert main(["train", "dcgan", "--dataset", "embedded", *TINY, "--batch-size", "16", "--steps", "2", *QUIET,
+                 "--set", "train.sample_every=2", "--out", str(run)]) == 0
+    # --samples, not --n: torchrun's parser would take --n as an abbreviation of its own options
+    evaluate = ["evaluate", str(run), "--samples", "301", "--metrics", "fid,pr,modes", "--seed", "3"]
+    sample = ["sample", str(run), "--n", "37", "--seed", "5"]  # odd counts: shares of unequal length
+    assert main(evaluate) == 0
+    (run / "metrics.json").rename(tmp_path / "one.json")
+    assert main([*sample, "--npz", str(tmp_path / "one.npz")]) == 0
+    capsys.readouterr()
+    cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+           "-m", "genzoo"]
+    r = subprocess.run([*cmd, *evaluate], capture_output=True, text=True, timeout=120, env=env())
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("wrote ") == 1 and not _genzoo_lines(r.stderr), (r.stdout, r.stderr[-1500:])
+    one, two = _metric_values(tmp_path / "one.json"), _metric_values(run / "metrics.json")
+    assert one.keys() == two.keys() and len(one) >= 3, (one, two)
+    for k in one:
+        assert abs(one[k] - two[k]) <= 1e-6 * max(1.0, abs(one[k])), (k, one[k], two[k])
+    assert json.loads((run / "metrics.json").read_text())["seed"] == 3
+    r = subprocess.run([PY, "-m", "genzoo", *sample, "--npz", str(tmp_path / "two.npz"), "--nproc", "2"],
+                       capture_output=True, text=True, timeout=120, env=env())  # the --nproc shortcut
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("wrote 37 samples") == 1, r.stdout
+    a, b = np.load(tmp_path / "one.npz")["images"], np.load(tmp_path / "two.npz")["images"]
+    assert a.shape == b.shape == (37, 28, 28, 1) and np.array_equal(a, b)
+
+
+def test_shards_and_gather_rows_single_process():
+    from genzoo.training.distributed import Dist, shard
+
+    for n in (1, 2, 7, 300, 301):
+        for world in (1, 2, 3):
+            parts = [shard(n, r, world) for r in range(world)]
+            assert parts[0].start == 0 and parts[-1].stop == n
+            assert all(p.stop == q.start for p, q in zip(parts, parts[1:]))
+            assert max(p.stop - p.start for p in parts) - min(p.stop - p.start for p in parts) <= 1
+    x = torch.arange(10)
+    assert torch.equal(Dist().map_rows(lambda t: t * 2, x), x * 2)
+
+
+def test_rank_dropout_stream_leaves_the_shared_generator_alone():
+    from genzoo.training.distributed import Dist
+    from genzoo.training.rank_rng import RankRNG
+
+    def masks(seed: int, rank: int, rng_state=None):
+        net = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.Dropout(0.5))
+        rr = RankRNG(seed, rank)
+        if rng_state is not None:
+            assert rr.load(rng_state, Dist(rank=rank, world=rng_state.shape[0]))
+        assert rr.attach([net]) == 1
+        torch.manual_seed(123)
+        before = torch.get_rng_state()
+        out = (net(torch.ones(8, 4)) == 0)
+        assert torch.equal(torch.get_rng_state(), before)  # the shared stream did not move
+        return out, rr.cpu.unsqueeze(0)
+
+    (a0, s0), (a1, s1), (b0, _) = masks(0, 0), masks(0, 1), masks(0, 0)
+    assert torch.equal(a0, b0) and not torch.equal(a0, a1)  # per (seed, rank), reproducible
+    assert not torch.equal(masks(1, 0)[0], a0)
+    states = torch.cat([s0, s1])  # what a 2-rank checkpoint holds
+    nxt = masks(0, 1, states)[0]  # rank 1's stream continues where it was saved
+    assert not torch.equal(nxt, a1)
+    rr = RankRNG(0, 1)
+    assert not rr.load(states[:1], Dist(rank=1, world=2))  # another world size: stays freshly seeded
+
+
+def test_unreachable_rendezvous_ends_in_bounded_time(tmp_path):
+    port = free_port()  # closed: nothing listens there
+    args = ["train", "wgan-gp", "--dataset", "toy:ring8", "--set", "model.mlp_hidden=16", "--batch-size", "16",
+            "--steps", "2", *QUIET]
+    # genzoo joining a process group whose store cannot be reached: one line after GENZOO_DIST_TIMEOUT
+    e = dict(env(), RANK="1", LOCAL_RANK="1", WORLD_SIZE="2", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+             MASTER_PORT=str(port), GENZOO_DIST_TIMEOUT="5")
+    t0 = time.time()
+    r = subprocess.run([PY, "-m", "genzoo", *args, "--out", str(tmp_path / "a")], capture_output=True, text=True,
+                       timeout=90, env=e)
+    assert time.time() - t0 < 60 and r.returncode == 2, r.stderr[-1500:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("genzoo: error: rank 1 could not join the process group at "
+                                                   f"127.0.0.1:{port}"), r.stderr[-1500:]
+    # torchrun waiting for a second node that never comes: its own error after join_timeout, not a hang
+    t0 = time.time()
+    r = subprocess.run([PY, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+                        "--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{free_port()}",
+                        "--rdzv_conf", "join_timeout=5", "-m", "genzoo", *args, "--out", str(tmp_path / "b")],
+                       capture_output=True, text=True, timeout=90, env=env())
+    assert time.time() - t0 < 60 and r.returncode != 0, r.stderr[-1500:]
+    assert not (tmp_path / "b").exists()

@@ -61,13 +61,20 @@ _FAMILY_HINT = {"pix2pix": "; for a pix2pix run use `genzoo sample RUN` (test tr
                           "--generator RUN`"}
 
 
-def generate(algo: Algo, latents: torch.Tensor) -> torch.Tensor:
-    """The algo's output for ``latents`` in chunks, on the CPU (float; images in [-1, 1], or 2-D points)."""
+def generate(algo: Algo, latents: torch.Tensor, dist=None) -> torch.Tensor:
+    """The algo's output for ``latents`` in chunks, on the CPU (float; images in [-1, 1], or 2-D points).
+    ``dist`` (a ``distributed.Dist`` under torchrun): each rank generates its contiguous share of the latents
+    and every rank receives all n outputs, in order."""
+    if dist is not None and dist.active:
+        return dist.map_rows(lambda z: generate(algo, z), latents)
     return torch.cat([algo.generate(c).cpu() for c in latents.split(CHUNK)])
 
 
-def generate_uint8(algo: Algo, latents: torch.Tensor) -> torch.Tensor:
-    """Images for ``latents`` as uint8 (N, C, H, W), quantised chunk by chunk exactly like saved images."""
+def generate_uint8(algo: Algo, latents: torch.Tensor, dist=None) -> torch.Tensor:
+    """Images for ``latents`` as uint8 (N, C, H, W), quantised chunk by chunk exactly like saved images
+    (``dist``: sharded over the ranks as in ``generate``)."""
+    if dist is not None and dist.active:
+        return dist.map_rows(lambda z: generate_uint8(algo, z), latents)
     return torch.cat([to_uint8(algo.generate(c)).cpu() for c in latents.split(CHUNK)])
 
 
@@ -228,12 +235,14 @@ class Run:
             z = with_code(self.algo, z, label)
         return z
 
-    def sample(self, n: int, seed: int = 0, label: int | None = None) -> torch.Tensor:
-        """n samples as uint8 images (N, C, H, W); for 2-D toy runs, float points (N, 2)."""
+    def sample(self, n: int, seed: int = 0, label: int | None = None, dist=None) -> torch.Tensor:
+        """n samples as uint8 images (N, C, H, W); for 2-D toy runs, float points (N, 2). Under torchrun, with
+        ``dist`` (``distributed.Dist``): every rank draws the same n latents, generates its contiguous share,
+        and every rank returns all n samples (the same as one process)."""
         z = self.latents(n, seed, label)
         if self.kind == "toy":
-            return generate(self.algo, z)
-        return generate_uint8(self.algo, z)
+            return generate(self.algo, z, dist)
+        return generate_uint8(self.algo, z, dist)
 
     # -- what the run wrote ------------------------------------------------------------------------
     @property

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genzoo: {e}", file=sys.stderr)
         return 130
     except GenzooError as e:
-        print(f"genzoo: error: {one_line(e)}", file=sys.stderr)
+        sys.stderr.write(f"genzoo: error: {one_line(e)}\n")  # one write: ranks sharing a pipe do not interleave
+        sys.stderr.flush()
         return EXIT_USER
     except KeyboardInterrupt:
         print("genzoo: interrupted", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import add_device, open_run
+from genzoo.cli.common import add_device, add_nproc, open_run, relaunch
 
 
 def _add_evaluate(sub) -> None:
@@ -31,7 +31,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("run_dir", nargs="?")
     p.add_argument("--real", metavar="DATASET", help="evaluate real train images of DATASET instead of a run")
     p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
-    p.add_argument("--n", type=int, help="generated samples (default 10000; toy runs 2500)")
+    p.add_argument("--n", "--samples", dest="n", type=int,
+                   help="generated samples (default 10000; toy runs 2500); under torchrun write --samples (its "
+                        "own parser takes --n for one of its options)")
     p.add_argument("--metrics", help="comma list from fid,kid,is,pr,dc,modes (default: all)")
     p.add_argument("--k", type=int, default=100,
                    help="AE/VAE runs: importance samples per test image for the NLL bound (default 100; "
@@ -93,7 +95,13 @@ def cmd_evaluate(args) -> int:
 
     if bool(args.real) == bool(args.run_dir):
         raise GenzooError("give either RUN_DIR or --real DATASET")
+    if args.nproc is not None:
+        return relaunch(args, "evaluate", ("run_dir",), ("real", "data_root", "n", "metrics", "k", "seed", "out",
+                                                          "inception_weights", "device"), ("inception",))
+    from genzoo.training.distributed import is_main_process, world_size_from_env
     inception = args.inception_weights or args.inception
+    if args.real and world_size_from_env() > 1 and not is_main_process():
+        return 0  # under torchrun, real data is measured by rank 0 alone
     if args.real:
         from genzoo.data import parse_spec
         parse_spec(args.real)
@@ -103,8 +111,11 @@ def cmd_evaluate(args) -> int:
         if args.out:
             print(f"wrote {Path(args.out) / 'metrics.json'}")
         return 0
+    main = is_main_process()  # under torchrun every rank evaluates its share; rank 0 prints
     result = genzoo.evaluate(open_run(args), n=args.n, seed=args.seed, metrics=args.metrics, k=args.k,
-                             inception=inception, progress=True)
+                             inception=inception, progress=main)
+    if not main:
+        return 0
     print(format_table(result))
     print(f"wrote {Path(args.run_dir) / 'metrics.json'}")
     return 0
@@ -154,3 +165,4 @@ def add(sub) -> None:
     sub.choices["classifier"].set_defaults(func=cmd_classifier)
     sub.choices["inception"].set_defaults(func=cmd_inception)
     add_device(sub.choices["evaluate"])
+    add_nproc(sub.choices["evaluate"], "evaluate")

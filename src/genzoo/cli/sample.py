@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import add_device, open_run
+from genzoo.cli.common import add_device, add_nproc, open_run, relaunch
 
 
 def _add_sample(sub) -> None:
@@ -14,7 +14,9 @@ def _add_sample(sub) -> None:
                                    "For pix2pix runs: condition | output | target triplets on the first N test "
                                    "pairs (at most 64).")
     p.add_argument("run_dir")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--n", "--samples", dest="n", type=int, default=64,
+                   help="number of samples (default 64); under torchrun write --samples (its own parser takes "
+                        "--n for one of its options)")
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument("--label", type=int, help="conditional runs: generate this class only (InfoGAN: this category "
                                              "of the categorical code)")
@@ -44,13 +46,24 @@ def _add_translate(sub) -> None:
 
 def cmd_sample(args) -> int:
     from genzoo.explore.sampling import sample_pix2pix, write_samples
+    from genzoo.training import distributed
 
+    if args.nproc is not None:
+        return relaunch(args, "sample", ("run_dir",), ("n", "seed", "label", "variations", "out", "npz", "device"),
+                        ("grid_by_class",))
     run = open_run(args)
     if run.family == "pix2pix":
-        print(sample_pix2pix(run, args.n, args.variations, args.out,
-                             other=args.label is not None or args.grid_by_class or bool(args.npz)))
+        if distributed.is_main_process():  # under torchrun: rank 0 alone
+            print(sample_pix2pix(run, args.n, args.variations, args.out,
+                                 other=args.label is not None or args.grid_by_class or bool(args.npz)))
         return 0
-    print(write_samples(run, args.n, args.seed, args.label, args.grid_by_class, args.out, args.npz, args.variations))
+    with distributed.joined(args.device or run.cfg.train.device) as d:  # under torchrun: a share per rank
+        if d.device is not None and d.device.type == "cuda":
+            run.device = str(d.device)
+        line = write_samples(run, args.n, args.seed, args.label, args.grid_by_class, args.out, args.npz,
+                             args.variations, dist=d)
+    if distributed.is_main_process():
+        print(line)
     return 0
 
 
@@ -73,4 +86,5 @@ def add(sub) -> None:
     sub.choices["sample"].set_defaults(func=cmd_sample)
     sub.choices["translate"].set_defaults(func=cmd_translate)
     add_device(sub.choices["sample"])
+    add_nproc(sub.choices["sample"], "generate")
     add_device(sub.choices["translate"])

@@ -10,7 +10,7 @@ Every number is stamped with its extractor, sample count, reference split and th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +22,8 @@ from genzoo.errors import GenzooError
 from genzoo.evaluation.registry import METRICS, format_table, parse_metrics, sample_metrics
 from genzoo.io import atomic_write_bytes
 from genzoo.run import Run, generate_uint8
+from genzoo.training import distributed
+from genzoo.training.distributed import Dist
 
 __all__ = ["EVALUATORS", "METRICS", "Options", "evaluate", "evaluate_real", "format_table", "measure_samples"]
 
@@ -34,6 +36,7 @@ class Options:
     k: int = 100                         # AE/VAE: importance samples per test image for the NLL bound
     inception: bool | str | None = None  # True: the cached standard weights; a path: that file
     progress: bool = False
+    dist: Dist = field(default_factory=Dist)  # under torchrun: generation and features sharded over the ranks
 
 
 def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list | None = None,
@@ -47,8 +50,26 @@ def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list
     - an in-memory model (a GAN or VAE algo) with ``reference=DATASET``: generates n samples and measures them;
     - a uint8 tensor of images (N, C, H, W) with ``reference=DATASET``: measures them as they are.
     ``out``: a folder for metrics.json and modes.png (runs write into their own directory).
+
+    Under torchrun (WORLD_SIZE > 1) every rank calls this: the ranks draw the same latents, each generates and
+    extracts the classifier features of its contiguous share, the shares are all-gathered, and rank 0 computes
+    the metrics (Inception and likelihood metrics, toy, Stacked-MNIST and pix2pix runs: rank 0 alone) and
+    writes; every rank returns the same dict, equal to one process's to float tolerance.
     """
     opts = Options(n=n, seed=seed, metrics=parse_metrics(metrics), k=k, inception=inception, progress=progress)
+    if distributed.world_size_from_env() > 1:
+        run = target if torch.is_tensor(target) or isinstance(target, (Algo, Run)) else Run.open(target, device)
+        name = device or (run.device or run.cfg.train.device if isinstance(run, Run) else None)
+        with distributed.joined(name) as d:
+            if isinstance(run, Run) and d.device is not None and d.device.type == "cuda" \
+                    and "algo" not in run.__dict__:
+                run.device = str(d.device)  # rank r generates on cuda:LOCAL_RANK
+            opts.dist = d
+            return _evaluate(run, opts, reference, data_root, out, device)
+    return _evaluate(target, opts, reference, data_root, out, device)
+
+
+def _evaluate(target, opts: Options, reference: str | None, data_root: str | None, out, device) -> dict:
     if torch.is_tensor(target) or isinstance(target, Algo):
         if not reference:
             raise GenzooError("evaluating samples or a model needs reference=DATASET (e.g. 'mnist'), the data "
@@ -58,22 +79,25 @@ def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list
             raise GenzooError(f"a {type(target).__name__} model has no prior to sample; evaluate() takes GAN and "
                               "VAE models, or a run directory (pix2pix runs: genzoo.evaluate(run))")
         if isinstance(target, Algo):
-            return _write(_evaluate_algo(target, reference, data_root, opts, out), out)
-        return _write(measure_samples(_check_images(target), reference, data_root, opts, out)[0], out)
+            return _write(_evaluate_algo(target, reference, data_root, opts, out), out, opts.dist)
+        return _write(measure_samples(_check_images(target), reference, data_root, opts, out)[0], out, opts.dist)
     run = target if isinstance(target, Run) else Run.open(target, device)
     if reference is not None and reference != run.cfg.data.dataset:
         raise GenzooError(f"{run.path} was trained on {run.cfg.data.dataset}; its reference is that dataset "
                           "(drop reference=, or evaluate run.sample(n) against another dataset)")
     if run.kind not in EVALUATORS:
         run.require("generates", "genzoo evaluate")  # says what to use instead (AdvGAN: genzoo attack)
-    result = EVALUATORS[run.kind](run, opts)
+    if run.kind in SHARDED:
+        result = EVALUATORS[run.kind](run, opts)
+    else:  # generated and measured by rank 0 alone; the other ranks wait for its result
+        result = opts.dist.main_result(EVALUATORS[run.kind], run, Options(**{**vars(opts), "dist": Dist()}))
     if out is not None and Path(out) != run.path:
-        _write(result, Path(out))  # a copy where the caller asked; the run keeps its own
-    return _write(result, run.path)
+        _write(result, Path(out), opts.dist)  # a copy where the caller asked; the run keeps its own
+    return _write(result, run.path, opts.dist)
 
 
-def _write(result: dict, folder: Path | None) -> dict:
-    if folder is not None:
+def _write(result: dict, folder: Path | None, d: Dist = Dist()) -> dict:
+    if folder is not None and d.is_main:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / "metrics.json", json.dumps(result, indent=1).encode())
     return result
@@ -100,25 +124,41 @@ def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: 
     the samples' classifier features and the reference stamp, for callers that add code metrics)."""
     from genzoo.evaluation.inception import add_inception, inception_weights
     from genzoo.metrics.classifier import extractor_key, load_classifier
-    from genzoo.metrics.features import extract, reference
+    from genzoo.metrics.features import reference
 
-    n = len(images_u8)
+    n, d = len(images_u8), opts.dist
     weights = inception_weights(opts.inception, opts.metrics, n)
     key = extractor_key(spec)
     clf = load_classifier(key)
-    ref, stamp = reference(spec, key, n, root, classifier=clf)
-    fake = extract(clf[0], images_u8)
-    result = {"genzoo_version": __version__, **(extra or {"samples": n}), "dataset": spec,
-              "metrics": sample_metrics(fake, ref, stamp, opts.metrics, out_dir,
-                                        title or f"classes of {n} samples")}
-    add_inception(result, images_u8, spec, root, n, opts.metrics, weights, opts.progress)
+    fake = _extract(clf[0], images_u8, d)  # under torchrun: each rank its share, all-gathered
+
+    def finish():  # rank 0 alone under torchrun: the reference cache, the metrics, modes.png, Inception
+        ref, stamp = reference(spec, key, n, root, classifier=clf)
+        result = {"genzoo_version": __version__, **(extra or {"samples": n}), "dataset": spec,
+                  "metrics": sample_metrics(fake, ref, stamp, opts.metrics, out_dir,
+                                            title or f"classes of {n} samples")}
+        add_inception(result, images_u8, spec, root, n, opts.metrics, weights, opts.progress)
+        return result, stamp
+
+    result, stamp = d.main_result(finish)
     return result, fake, stamp
+
+
+def _extract(net, images_u8: torch.Tensor, d: Dist):
+    """The classifier's features of ``images_u8``; under torchrun each rank extracts its contiguous share."""
+    from genzoo.metrics.features import Features, extract
+
+    if not d.active or len(images_u8) < d.world:
+        return extract(net, images_u8)
+    mine = extract(net, images_u8[d.shard(len(images_u8))])
+    return Features(d.gather_rows(torch.from_numpy(mine.feats)).numpy(),
+                    d.gather_rows(torch.from_numpy(mine.probs)).numpy())
 
 
 def _evaluate_algo(algo: Algo, spec: str, root: str | None, opts: Options, out: Path | None) -> dict:
     n = resolve_n(opts.n)
     z = algo.sample_z(n, torch.Generator().manual_seed(opts.seed))
-    result, fake, stamp = measure_samples(generate_uint8(algo, z), spec, root, opts, out,
+    result, fake, stamp = measure_samples(generate_uint8(algo, z, opts.dist), spec, root, opts, out,
                                           extra={"model": type(algo).__name__, "seed": opts.seed})
     result["metrics"].update(code_metrics(algo, z, fake.probs.argmax(1), stamp))
     return result
@@ -149,18 +189,24 @@ def _image_run(run: Run, opts: Options) -> dict:
         load_classifier(extractor_key(run.cfg.data.dataset))
     z = run.latents(n, opts.seed)
     head = {"run": str(run.path), "recipe": run.cfg.recipe, "step": run.step}
-    result, fake, stamp = measure_samples(generate_uint8(run.algo, z), run.cfg.data.dataset, run.cfg.data.root,
+    result, fake, stamp = measure_samples(generate_uint8(run.algo, z, opts.dist), run.cfg.data.dataset,
+                                          run.cfg.data.root,
                                           opts, run.path, f"{run.cfg.recipe} step {run.step}: classes of {n} samples",
                                           extra={**head, "seed": opts.seed})
     result["metrics"].update(code_metrics(run.algo, z, fake.probs.argmax(1), stamp))
     if run.traits.likelihood:
-        from genzoo.evaluation.likelihood import likelihood_metrics
-        from genzoo.evaluation.figures import autoencoder_figures
+        result = opts.dist.main_result(_likelihood_side, run, opts, result)  # rank 0 alone under torchrun
+    return result
 
-        test = run.dataset("test")
-        result["metrics"] = {**likelihood_metrics(run.cfg, run.algo, test, opts.k, opts.seed, opts.progress),
-                             **result["metrics"]}
-        autoencoder_figures(run.algo, test, run.path, f"{run.cfg.recipe} step {run.step}: test encodings")
+
+def _likelihood_side(run: Run, opts: Options, result: dict) -> dict:
+    from genzoo.evaluation.likelihood import likelihood_metrics
+    from genzoo.evaluation.figures import autoencoder_figures
+
+    test = run.dataset("test")
+    result["metrics"] = {**likelihood_metrics(run.cfg, run.algo, test, opts.k, opts.seed, opts.progress),
+                         **result["metrics"]}
+    autoencoder_figures(run.algo, test, run.path, f"{run.cfg.recipe} step {run.step}: test encodings")
     return result
 
 
@@ -182,6 +228,7 @@ def _stacked_run(run: Run, opts: Options) -> dict:
 EVALUATORS: dict[str, Callable[[Run, Options], dict]] = {
     "gan": _image_run, "vae": _image_run, "ae": _image_run, "pix2pix": _paired_run, "toy": _toy_run,
     "stacked": _stacked_run}
+SHARDED = {"gan", "vae", "ae"}  # kinds whose generation and features are split over the ranks under torchrun
 
 
 def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metrics: str | None = None,
@@ -191,6 +238,8 @@ def evaluate_real(spec: str, root: str | None = None, n: int | None = None, metr
     from genzoo.metrics.features import subset
 
     opts = Options(n=resolve_n(n), metrics=parse_metrics(metrics), inception=inception, progress=progress)
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)  # modes.png is drawn there before metrics.json
     real_u8 = subset(load_dataset(spec, "train", root), opts.n, seed=1)
     result = measure_samples(real_u8, spec, root, opts, out, f"real {spec} train: classes of {len(real_u8)}",
                              extra={"real": f"{spec}:train"})[0]

@@ -11,9 +11,11 @@ from genzoo.run import Run, generate_uint8
 
 
 def write_samples(run: Run, n: int, seed: int = 0, label: int | None = None, grid_by_class: bool = False,
-                  out: str | Path | None = None, npz: str | Path | None = None, variations: int | None = None) -> str:
+                  out: str | Path | None = None, npz: str | Path | None = None, variations: int | None = None,
+                  dist=None) -> str:
     """Generate from a run and write a PNG grid (default RUN_DIR/samples.png) or an .npz of uint8 images
-    (N, H, W, C) (2-D runs: a scatter plot or an .npz of points). Returns the line to print."""
+    (N, H, W, C) (2-D runs: a scatter plot or an .npz of points). Returns the line to print.
+    ``dist`` (under torchrun): each rank generates its share of the same latents; rank 0 alone writes."""
     if n < 1:
         raise GenzooError("--n must be at least 1")
     if variations:
@@ -23,9 +25,15 @@ def write_samples(run: Run, n: int, seed: int = 0, label: int | None = None, gri
         from genzoo.explore.latent import check_label, class_grid_latents
         check_label(run.algo, 0)
         nrow = n if n != 64 else 10
-        x = generate_uint8(run.algo, class_grid_latents(run.algo, nrow, seed))
+        x = generate_uint8(run.algo, class_grid_latents(run.algo, nrow, seed), dist)
     else:
-        x = run.sample(n, seed, label)
+        x = run.sample(n, seed, label, dist)
+    if dist is not None and dist.active:
+        return dist.main_result(_write, run, x, n, out, npz, nrow)
+    return _write(run, x, n, out, npz, nrow)
+
+
+def _write(run: Run, x, n: int, out, npz, nrow) -> str:
     if run.kind == "toy":
         return _write_points(run, x.numpy(), n, out, npz)
     if npz:

@@ -50,7 +50,7 @@ def rollback(s, alerts: list[Alert], log, step: int, rollbacks: int) -> int:
                           "lower train.ckpt_every")
     path = good[-1]
     current = {name: [g["lr"] for g in opt.param_groups] for name, opt in s.algo.opts.items()}
-    back = restore(path, s.algo, s.sampler)  # every rank restores the same checkpoint ...
+    back = restore(path, s.algo, s.sampler, s.rank_rng, s.dist)  # every rank restores the same checkpoint ...
     s.dist.barrier()  # ... before rank 0 deletes the later ones
     lrs = {}
     for name, opt in s.algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)

@@ -1,4 +1,4 @@
-"""Data-parallel training under ``torchrun``: the process group, gradient averaging, synchronised batch norm.
+"""Data-parallel training under ``torchrun``: the process group, gradient averaging, shards for evaluation.
 
 ``torchrun`` (or ``genzoo train --nproc N``) starts one process per device and sets RANK, WORLD_SIZE and
 LOCAL_RANK; ``setup`` joins them into one process group (nccl on CUDA, gloo on the CPU). Without those
@@ -14,6 +14,7 @@ optimizer's gradients exactly once per step, whatever the algo did before. See d
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -117,6 +118,53 @@ class Dist:
         if self.active and dist.is_initialized():
             dist.destroy_process_group()
 
+    # -- sharded work (evaluation, sampling): each rank takes a contiguous share of n rows ------------------
+    def shard(self, n: int) -> slice:
+        """This rank's contiguous share of n rows (the first ``n % world`` ranks get one more)."""
+        return shard(n, self.rank, self.world)
+
+    def gather_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """Every rank's rows (dim 0), concatenated in rank order, on every rank (on x's device). The shares may
+        differ in length by one: each is padded to the longest for the all_gather and cut back after."""
+        if not self.active:
+            return x
+        comm = self.device if self.device is not None and self.device.type == "cuda" else torch.device("cpu")
+        sizes = torch.tensor([len(x)], dtype=torch.int64, device=comm)
+        every = [torch.zeros_like(sizes) for _ in range(self.world)]
+        dist.all_gather(every, sizes)
+        lengths = [int(s.item()) for s in every]
+        longest = max(lengths)
+        padded = torch.zeros((longest, *x.shape[1:]), dtype=x.dtype, device=comm)
+        padded[:len(x)] = x.to(comm)
+        parts = [torch.empty_like(padded) for _ in range(self.world)]
+        dist.all_gather(parts, padded)
+        return torch.cat([p[:k] for p, k in zip(parts, lengths)]).to(x.device)
+
+    def map_rows(self, fn, x: torch.Tensor) -> torch.Tensor:
+        """``fn`` of this rank's share of x's rows, gathered: fn(x) for row-wise fn, computed by all ranks."""
+        if not self.active or len(x) < self.world:  # too few rows to give every rank one: each does all
+            return fn(x)
+        return self.gather_rows(fn(x[self.shard(len(x))]))
+
+    def main_result(self, fn, *args, **kwargs):
+        """``fn`` run on rank 0 alone (metrics, file writes); its result is returned on every rank. If it fails
+        there, the other ranks raise one line instead of waiting in a collective."""
+        if not self.active:
+            return fn(*args, **kwargs)
+        box, failure = [None, None], None
+        if self.is_main:
+            try:
+                box[0] = fn(*args, **kwargs)
+            except BaseException as e:  # noqa: BLE001 - re-raised below, after telling the other ranks
+                failure = e
+                box[1] = str(e) if isinstance(e, GenzooError) else f"rank 0 failed ({type(e).__name__}: {e})"
+        dist.broadcast_object_list(box, src=0)
+        if failure is not None:
+            raise failure
+        if box[1] is not None:
+            raise GenzooError(box[1])
+        return box[0]
+
 
 def world_size_from_env() -> int:
     try:
@@ -130,6 +178,31 @@ def timeout_s() -> float:
         return float(os.environ.get("GENZOO_DIST_TIMEOUT", "300"))
     except ValueError:
         return 300.0
+
+
+@contextmanager
+def _quiet_native_stderr():
+    """File descriptor 2 into a temporary file while joining: what the C++ side wrote reaches stderr only if the
+    join succeeded (its warnings); a failed join is the one line ``setup`` raises."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if ok:
+                tmp.seek(0)
+                text = tmp.read()
+                if text:
+                    os.write(2, text)
 
 
 def setup(device_name: str) -> Dist:
@@ -153,8 +226,9 @@ def setup(device_name: str) -> Dist:
         raise GenzooError("distributed training supports cuda (nccl) and cpu (gloo), not mps")
     if not dist.is_initialized():
         try:
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                    timeout=timedelta(seconds=timeout_s()))
+            with _quiet_native_stderr():  # c10d logs a C++ stack trace per failed connect before raising
+                dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                        timeout=timedelta(seconds=timeout_s()))
         except (RuntimeError, ValueError) as e:
             raise GenzooError(f"rank {rank} could not join the process group at "
                               f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} "
@@ -165,43 +239,39 @@ def setup(device_name: str) -> Dist:
     return Dist(rank, world, local, device)
 
 
+def shard(n: int, rank: int, world: int) -> slice:
+    """Rows [start, stop) of rank ``rank`` when n rows are split into ``world`` contiguous shares."""
+    base, extra = divmod(n, world)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))
+
+
+@contextmanager
+def joined(device_name: str | None = "auto"):
+    """The job torchrun started, for a command other than training (evaluate, sample): joined on entry when
+    WORLD_SIZE > 1 and not yet joined, left on exit if joined here. Yields the Dist (world 1 otherwise)."""
+    if world_size_from_env() <= 1:
+        yield Dist()
+        return
+    was = dist.is_initialized()
+    d = setup(device_name or "auto")
+    try:
+        yield d
+    finally:
+        if not was:
+            d.close()
+
+
 def is_main_process() -> bool:
     """Rank 0 of a torchrun job, or a process not started by torchrun."""
     return os.environ.get("RANK", "0") in ("", "0")
 
 
 def launch(nproc: int, argv: list[str], device: str = "auto") -> int:
-    """``genzoo train --nproc N``: run ``python -m genzoo <argv>`` in N processes on this machine through torch's
-    elastic launcher (what torchrun --standalone --nproc_per_node N runs). Returns the job's exit code: 0, or
-    the first failed rank's (which printed its own one-line message)."""
-    import logging
-    import sys
+    """``genzoo COMMAND --nproc N``: ``python -m genzoo <argv>`` in N processes here (see genzoo.training.launcher)."""
+    from genzoo.training.launcher import launch as run_launcher
 
-    from genzoo.algos.base import resolve_device
-
-    if isinstance(nproc, bool) or nproc < 1:
-        raise GenzooError(f"--nproc must be a whole number >= 1, got {nproc}")
-    if world_size_from_env() > 1:
-        raise GenzooError("--nproc starts its own processes; drop it when running under torchrun")
-    dev = resolve_device(device)
-    if dev.type == "cuda" and nproc > torch.cuda.device_count():
-        raise GenzooError(f"--nproc {nproc} is more than the {torch.cuda.device_count()} CUDA GPU(s) here; "
-                          f"use --nproc {torch.cuda.device_count()} or fewer (one process per GPU)")
-    if dev.type == "mps" and nproc > 1:
-        raise GenzooError("--nproc > 1 needs CUDA GPUs or the CPU; mps has one device")
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"genzoo-{os.getpid()}",
-                          rdzv_backend="c10d", rdzv_endpoint="127.0.0.1:0", max_restarts=0, monitor_interval=0.2)
-    try:
-        elastic_launch(config, sys.executable)("-m", "genzoo", *argv)
-    except ChildFailedError as e:
-        _, failure = e.get_first_failure()
-        return failure.exitcode if failure.exitcode > 0 else 1
-    return 0
+    return run_launcher(nproc, argv, device)
 
 
 def check_batch(batch_size: int, world: int, pack: int = 1) -> int:
@@ -256,5 +326,5 @@ def one_line_collective_error(e: BaseException, rank: int, run) -> GenzooError:
                        f"is intact; continue with: genzoo train --resume {run}")
 
 
-__all__ = ["Dist", "setup", "launch", "is_main_process", "check_batch", "average_gradients", "is_collective_error",
-           "one_line_collective_error"]
+__all__ = ["Dist", "setup", "joined", "shard", "launch", "is_main_process", "check_batch", "average_gradients",
+           "is_collective_error", "one_line_collective_error"]

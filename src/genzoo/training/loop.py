@@ -33,6 +33,7 @@ from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset
 from genzoo.training import distributed
 from genzoo.training.distributed import Dist
+from genzoo.training.rank_rng import RankRNG
 from genzoo.nets.sync_bn import convert_sync_bn
 from genzoo.training.watch import Alert, Monitor, actions
 from genzoo.errors import GenzooError
@@ -78,6 +79,7 @@ class Session:
     monitor: Monitor | None  # rank 0 only
     fixed: object  # the inputs rendered into every sample grid
     dist: Dist = field(default_factory=Dist)
+    rank_rng: RankRNG | None = None  # under torchrun: each rank's own dropout stream
 
     @property
     def watching(self) -> bool:
@@ -92,10 +94,11 @@ class Session:
         d = self.dist
         d.sync_buffers(self.algo.nets.values())
         d.check_same_weights(self.algo.nets.values())
-        d.on_main(self._write, step)
+        d.on_main(self._write, step, self.rank_rng.gathered(d) if self.rank_rng is not None else None)
 
-    def _write(self, step: int) -> None:
-        state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": rng_state()}
+    def _write(self, step: int, dropout_rng: torch.Tensor | None = None) -> None:
+        rng = rng_state() if dropout_rng is None else {**rng_state(), "dropout": dropout_rng}
+        state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": rng}
         meta = {"config": self.cfg.to_dict(), "data_shape": list(self.data.sample_shape),
                 "world_size": self.dist.world}
         checkpoint.save(ckpt_dir(self.run), step, state, meta)
@@ -191,6 +194,7 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
     check_labels(cfg, data)
     algo = build_algo(cfg, data.sample_shape, device=d.device)
     _record_shape(cfg, data.sample_shape)
+    rank_rng = None
     if d.active:  # every rank holds the same weights (same seed); gradients are averaged before each step
         algo.rank, algo.world = d.rank, d.world
         if T.sync_bn:
@@ -198,8 +202,10 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
                 if name != "G_ema":
                     convert_sync_bn(net, d.device)
         distributed.average_gradients(algo.opts, d.world)
+        rank_rng = RankRNG(T.seed, d.rank)
+        rank_rng.attach(algo.nets.values())
     sampler = BatchSampler(len(data), T.batch_size, seed=T.seed, rank=d.rank, world=d.world)
-    start = d.agree(resume_run, run, algo, sampler, d) if resume else d.agree(start_run, run, cfg, d)
+    start = d.agree(resume_run, run, algo, sampler, d, rank_rng) if resume else d.agree(start_run, run, cfg, d)
     if start >= T.steps:
         raise GenzooError(f"{run} is already at step {start}; pass --steps N with N > {start} to train further")
     fixed = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))
@@ -207,7 +213,7 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
         make = (lambda: Monitor(cfg, algo, data)) if d.is_main and cfg.watch.enabled and cfg.family == "gan" \
             else (lambda: None)
         monitor = d.agree(make)
-    s = Session(run, cfg, data, algo, sampler, monitor, fixed, d)
+    s = Session(run, cfg, data, algo, sampler, monitor, fixed, d, rank_rng)
     if s.watching and "rollback" in actions(cfg).values() and start == 0:
         s.save(0)  # a good state to roll back to even if the first steps already go wrong
     return s, start

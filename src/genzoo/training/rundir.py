@@ -32,11 +32,11 @@ def start_run(run: Path, cfg: Config, d: Dist = Dist()) -> int:
     return 0
 
 
-def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist()) -> int:
+def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist(), rank_rng=None) -> int:
     path = checkpoint.latest(ckpt_dir(run))
     if path is None:
         raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
-    step = restore(path, algo, sampler)
+    step = restore(path, algo, sampler, rank_rng, d)
     saved_world = checkpoint.read_meta(path).get("world_size", 1)
     if d.is_main:
         if saved_world != d.world:
@@ -47,13 +47,16 @@ def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist()) -
     return step
 
 
-def restore(path: Path, algo: Algo, sampler: BatchSampler) -> int:
-    """Weights, optimizer state, data position and RNG states from a checkpoint; returns its step."""
+def restore(path: Path, algo: Algo, sampler: BatchSampler, rank_rng=None, d: Dist = Dist()) -> int:
+    """Weights, optimizer state, data position and RNG states from a checkpoint; returns its step.
+    ``rank_rng`` (under torchrun): this rank's dropout stream, when the checkpoint has one for this world size."""
     state, meta = checkpoint.load(path)
     check_state(state, algo, path)  # a damaged or foreign checkpoint is one line, not a traceback
     algo.load_state_dict(state["algo"])
     sampler.load_state_dict(state["sampler"])
     set_rng_state(state["rng"])
+    if rank_rng is not None:
+        rank_rng.load(state["rng"].get("dropout"), d)
     return int(meta["step"])
 
 
