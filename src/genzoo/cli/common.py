@@ -20,7 +20,7 @@ def add_nproc(p: argparse.ArgumentParser, what: str) -> None:
 def relaunch(args, command: str, positional: tuple[str, ...], options: tuple[str, ...],
              switches: tuple[str, ...] = ()) -> int:
     """``--nproc N``: this command line again, without --nproc, in N processes (``distributed.launch``)."""
-    from genzoo.training.distributed import launch
+    from genzoo.training.launcher import launch
 
     argv = [command] + [str(getattr(args, k)) for k in positional if getattr(args, k, None) is not None]
     for k in options:

@@ -81,7 +81,7 @@ def cmd_train(args) -> int:
     import genzoo
 
     if args.nproc is not None:
-        from genzoo.training.distributed import launch
+        from genzoo.training.launcher import launch
         _check_split(args)
         return launch(args.nproc, _argv(args), args.device or "auto")
 

@@ -267,13 +267,6 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") in ("", "0")
 
 
-def launch(nproc: int, argv: list[str], device: str = "auto") -> int:
-    """``genzoo COMMAND --nproc N``: ``python -m genzoo <argv>`` in N processes here (see genzoo.training.launcher)."""
-    from genzoo.training.launcher import launch as run_launcher
-
-    return run_launcher(nproc, argv, device)
-
-
 def check_batch(batch_size: int, world: int, pack: int = 1) -> int:
     """train.batch_size is the global batch; each rank takes batch_size / world of it."""
     if batch_size % world:
@@ -310,21 +303,4 @@ def average_gradients(opts: dict, world: int) -> list:
     return [opt.register_step_pre_hook(hook) for opt in opts.values()]
 
 
-def is_collective_error(e: BaseException) -> bool:
-    """A failed collective: a peer that died, closed its connection or timed out."""
-    if isinstance(e, getattr(dist, "DistError", ())):
-        return True
-    text = str(e)
-    return any(w in text for w in ("gloo", "Gloo", "NCCL", "Connection", "connection", "timed out", "Timeout",
-                                   "closed", "Broken pipe", "peer"))
-
-
-def one_line_collective_error(e: BaseException, rank: int, run) -> GenzooError:
-    """A lost peer (a rank killed or crashed, a dead connection, a timeout) as one line."""
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
-    return GenzooError(f"rank {rank}: another rank stopped or became unreachable ({first}); the latest checkpoint "
-                       f"is intact; continue with: genzoo train --resume {run}")
-
-
-__all__ = ["Dist", "setup", "joined", "shard", "launch", "is_main_process", "check_batch", "average_gradients",
-           "is_collective_error", "one_line_collective_error"]
+__all__ = ["Dist", "setup", "joined", "shard", "is_main_process", "check_batch", "average_gradients"]

@@ -1,10 +1,12 @@
 """``genzoo train|evaluate|sample --nproc N``: the same command in N processes on this machine, through torch's
-elastic launcher (what ``torchrun --standalone --nproc_per_node N`` runs), started in a child process."""
+elastic launcher (what ``torchrun --standalone --nproc_per_node N`` runs), started in a child process; and the
+one line a rank prints when another rank of its job fails."""
 from __future__ import annotations
 
 import os
 
 import torch
+import torch.distributed as dist
 
 from genzoo.errors import GenzooError
 from genzoo.training.distributed import world_size_from_env
@@ -82,3 +84,19 @@ def _launcher_main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def is_collective_error(e: BaseException) -> bool:
+    """A failed collective: a peer that died, closed its connection or timed out."""
+    if isinstance(e, getattr(dist, "DistError", ())):
+        return True
+    text = str(e)
+    return any(w in text for w in ("gloo", "Gloo", "NCCL", "Connection", "connection", "timed out", "Timeout",
+                                   "closed", "Broken pipe", "peer"))
+
+
+def one_line_collective_error(e: BaseException, rank: int, run) -> GenzooError:
+    """A lost peer (a rank killed or crashed, a dead connection, a timeout) as one line."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
+    return GenzooError(f"rank {rank}: another rank stopped or became unreachable ({first}); the latest checkpoint "
+                       f"is intact; continue with: genzoo train --resume {run}")

@@ -33,6 +33,7 @@ from genzoo.config import Config
 from genzoo.data import BatchSampler, Dataset
 from genzoo.training import distributed
 from genzoo.training.distributed import Dist
+from genzoo.training.launcher import is_collective_error, one_line_collective_error
 from genzoo.training.rank_rng import RankRNG
 from genzoo.nets.sync_bn import convert_sync_bn
 from genzoo.training.watch import Alert, Monitor, actions
@@ -121,8 +122,8 @@ def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True,
     try:
         return _train(cfg, Path(out), resume, progress, (on_checkpoint, on_start, on_log), d)
     except RuntimeError as e:
-        if d.active and distributed.is_collective_error(e):
-            raise distributed.one_line_collective_error(e, d.rank, out) from None
+        if d.active and is_collective_error(e):
+            raise one_line_collective_error(e, d.rank, out) from None
         raise
     finally:
         d.close()
