@@ -28,6 +28,6 @@ def load_generator(run_dir: str | Path | None, meta: dict | None = None) -> Call
 
     @torch.no_grad()
     def attack(x01: torch.Tensor, eps: float) -> torch.Tensor:
-        d = algo.perturbation(algo.to_input(x01 * 2 - 1)).cpu() / 2  # in [0, 1] pixel units
+        d = algo.perturbation(algo.to_input(x01 * 2 - 1)).to(x01.device) / 2  # in [0, 1] pixel units
         return (x01 + d.clamp(-eps, eps)).clamp(0, 1)
     return attack

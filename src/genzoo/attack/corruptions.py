@@ -190,7 +190,7 @@ def random_corruption(x: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def corruption_robustness(classifier: str, dataset: str | None = None, names=None, n: int = 1000, seed: int = 0,
-                          out: str | Path | None = None, root: str | None = None) -> dict:
+                          out: str | Path | None = None, root: str | None = None, device: str | None = None) -> dict:
     """Accuracy of a classifier on the first n test images under each corruption; stamped like attack.json."""
     from genzoo import __version__
     from genzoo.attack.evaluate import predict, resolve_dataset
@@ -203,16 +203,20 @@ def corruption_robustness(classifier: str, dataset: str | None = None, names=Non
     for c in names:
         if c not in NAMES:
             raise GenzooError(f"unknown corruption '{c}'; choose from {', '.join(NAMES)}")
-    net, meta = load_target(classifier)
+    from genzoo.algos.base import resolve_device
+
+    dev = resolve_device(device or "auto")
+    net, meta = load_target(classifier, dev)
     dataset = resolve_dataset(meta, dataset)
     data = load_dataset(dataset, "test", root)
     x, y = data.x[:n], data.y[:n]
     model = PixelModel(net).eval()
-    acc = {"clean": (predict(model, x.float() / 255) == y).float().mean().item()}
+    yd = y.to(dev)
+    acc = {"clean": (predict(model, x.to(dev).float() / 255) == yd).float().mean().item()}
     examples = {}
     for c in names:
-        xc = corrupt(x, c, seed)
-        acc[c] = (predict(model, xc.float() / 255) == y).float().mean().item()
+        xc = corrupt(x, c, seed)  # the corruptions are NumPy/Pillow functions on the CPU
+        acc[c] = (predict(model, xc.to(dev).float() / 255) == yd).float().mean().item()
         examples[c] = xc[0]
     mean = float(np.mean([acc[c] for c in names]))
     result = {"genzoo_version": __version__, "classifier": meta["name"], "dataset": dataset, "split": "test",

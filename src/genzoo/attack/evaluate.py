@@ -93,7 +93,7 @@ def resolve_dataset(meta: dict, dataset: str | None) -> str:
 def attack_classifier(classifier: str, dataset: str | None = None, method: str = "pgd",
                       eps: Sequence[float] = (0.1, 0.2, 0.3), n: int = 1000, out: str | Path | None = None,
                       generator_run: str | Path | None = None, split: str = "test", root: str | None = None,
-                      **kw) -> dict:
+                      device: str | None = None, **kw) -> dict:
     """The command `genzoo attack` as a function: attack a classifier on the first n images of a split.
     Returns the stamped result; with ``out`` writes attack.json, attack_eps.png and attack.png there."""
     from genzoo import __version__
@@ -101,8 +101,11 @@ def attack_classifier(classifier: str, dataset: str | None = None, method: str =
 
     if method not in METHODS:
         raise GenzooError(f"unknown attack method '{method}'; choose from {', '.join(METHODS)}")
+    from genzoo.algos.base import resolve_device
+
     eps = [check_eps(e) for e in eps]
-    net, meta = load_target(classifier)
+    dev = resolve_device(device or "auto")
+    net, meta = load_target(classifier, dev)
     dataset = resolve_dataset(meta, dataset)
     gen = None
     if method == "advgan":
@@ -112,7 +115,8 @@ def attack_classifier(classifier: str, dataset: str | None = None, method: str =
         raise GenzooError("--generator is for --method advgan")
     x, y = load_images(dataset, split, n, root)
     model = PixelModel(net)
-    res = robust_accuracy(model, x, y, method, eps, generator=gen, keep=8 if out else 0, **kw)
+    res = robust_accuracy(model, x.to(dev), y.to(dev), method, eps, generator=gen, keep=8 if out else 0, **kw)
+    res = _to_cpu(res)
     settings = {k: v for k, v in kw.items() if v is not None}
     stamp = {"genzoo_version": __version__, "classifier": meta["name"], "classifier_dataset": meta["dataset"],
              "dataset": dataset, "split": split, "n": len(y), "method": method, "settings": settings,
@@ -128,6 +132,13 @@ def attack_classifier(classifier: str, dataset: str | None = None, method: str =
         attack_figure(x[:8], res["_clean_pred"], last["_adv"], last["_pred"], out / "attack.png",
                       f"{method} ε={list(res['eps'])[-1]} on {meta['name']}")
     return result
+
+
+def _to_cpu(res: dict) -> dict:
+    """The kept example tensors of ``robust_accuracy`` on the CPU, for the figures."""
+    out = {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in res.items()}
+    out["eps"] = {e: {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in r.items()} for e, r in res["eps"].items()}
+    return out
 
 
 def format_table(result: dict) -> str:

@@ -51,7 +51,7 @@ def make_perturb(adversarial: str | None = None, eps: float = 0.3, steps: int = 
 
         def corrupt(net, x, y, gen):
             seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
-            return to_float(random_corruption(to_uint8(x), seed))
+            return to_float(random_corruption(to_uint8(x).cpu(), seed)).to(x.device)  # NumPy/Pillow: on the CPU
         return corrupt
     if not adversarial:
         return None

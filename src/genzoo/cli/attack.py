@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genzoo.cli.common import add_device
+
 
 def _floats(text: str, flag: str) -> list[float]:
     from genzoo.errors import GenzooError
@@ -76,7 +78,8 @@ def cmd_attack(args) -> int:
         kw = dict(steps=args.steps, step_size=args.step_size, restarts=args.restarts, norm=args.norm,
                   random_start=not args.no_random_start, seed=args.seed)
     result = attack_classifier(args.classifier, args.dataset, args.method, _floats(args.eps, "--eps"), args.n,
-                               args.out, args.generator, root=args.data_root, target=args.target, **kw)
+                               args.out, args.generator, root=args.data_root, target=args.target,
+                               device=args.device, **kw)
     print(format_table(result))
     if args.out:
         print(f"wrote {Path(args.out) / 'attack.json'}, attack_eps.png, attack.png")
@@ -91,7 +94,7 @@ def cmd_robustness(args) -> int:
         raise GenzooError("--n must be at least 1")
     names = [c.strip() for c in args.corruptions.split(",")] if args.corruptions else None
     result = corruption_robustness(args.classifier, args.dataset, names, args.n, args.seed, args.out,
-                                   root=args.data_root)
+                                   root=args.data_root, device=args.device)
     print(format_robustness(result))
     if args.out:
         print(f"wrote {Path(args.out) / 'robustness.json'}, robustness.png")
@@ -103,3 +106,5 @@ def add(sub) -> None:
     _add_robustness(sub)
     sub.choices["attack"].set_defaults(func=cmd_attack)
     sub.choices["robustness"].set_defaults(func=cmd_robustness)
+    add_device(sub.choices["attack"])
+    add_device(sub.choices["robustness"])

@@ -62,6 +62,7 @@ def _add_classifier(sub) -> None:
     t.add_argument("--out", help="weights file (default ~/.cache/genzoo/classifiers/lenet-KEY.safetensors; "
                                  "with a defence lenet-KEY-DEFENCE.safetensors)")
     t.add_argument("--quiet", action="store_true")
+    add_device(t)
     t.add_argument("--adversarial", choices=["pgd", "fgsm-rs", "advgan"],
                    help="adversarial training: PGD (Madry et al. 2018), FGSM with random start (Wong et al. 2020) "
                         "or examples from a trained AdvGAN (--generator)")
@@ -132,11 +133,11 @@ def cmd_classifier(args) -> int:
         path, acc = robust_train(args.dataset, args.adversarial, args.eps, augment=args.augment,
                                  steps=args.pgd_steps, finetune=args.finetune, generator_run=args.generator,
                                  root=args.data_root, epochs=args.epochs, seed=args.seed, out=out,
-                                 progress=not args.quiet, lr=args.lr)
+                                 progress=not args.quiet, lr=args.lr, device=args.device)
         print(f"test accuracy {100 * acc:.2f}% on {args.dataset}; weights: {path}")
         return 0
     path, acc = train_classifier(args.dataset, args.data_root, args.epochs, args.seed,
-                                 Path(args.out) if args.out else None, progress=not args.quiet)
+                                 Path(args.out) if args.out else None, progress=not args.quiet, device=args.device)
     print(f"test accuracy {100 * acc:.2f}% on {args.dataset}; weights: {path}")
     return 0
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genzoo.cli.common import int_list
+from genzoo.cli.common import add_device, int_list
 
 
 def _add_experiment(sub) -> None:
@@ -32,6 +32,7 @@ def _add_experiment(sub) -> None:
                                      "evaluates 2,500 samples per run and prints mean ± std next to PacGAN Table 1. "
                                      "A full run is 400,000 steps (hours of CPU); --epochs sets a shorter budget.")
     mo.add_argument("--mixture", choices=["ring8", "grid25"], required=True)
+    add_device(mo)
     mo.add_argument("--protocol", choices=["pacgan"], default="pacgan")
     mo.add_argument("--runs", type=int, default=10, help="seeds per row (default 10, as in the paper)")
     mo.add_argument("--recipes", default="gan,pacgan2,pacgan3,pacgan4", help="comma list of rows (gan, pacganM)")
@@ -51,6 +52,7 @@ def _study_args(p, steps: int, n: int, out: str, steps_help: str, n_help: str) -
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=out, help=f"output folder (default {out}); finished runs are reused")
     p.add_argument("--quiet", action="store_true")
+    add_device(p)
 
 
 def _add_theory(sub) -> None:
@@ -70,19 +72,20 @@ def cmd_experiment(args) -> int:
     if args.name == "modes":
         from genzoo.studies.modes import modes_experiment, report as modes_report
         result = modes_experiment(args.mixture, [r for r in args.recipes.split(",") if r], args.runs, Path(args.out),
-                                  args.protocol, args.epochs, args.jobs, args.seed, args.threads)
+                                  args.protocol, args.epochs, args.jobs, args.seed, args.threads,
+                                  device=args.device or "auto")
         print(modes_report(result))
         print(f"wrote {Path(args.out) / f'modes-{args.mixture}.json'}")
         return 0
     if args.name == "wgan-signal":
         recipes = [r for r in args.recipes.split(",") if r]
         result = wgan_signal(recipes, args.steps, args.dataset, Path(args.out), args.data_root, args.seed, args.n,
-                             progress=not args.quiet)
+                             progress=not args.quiet, device=args.device)
         print(signal_report(result))
         print(f"wrote {Path(args.out) / 'wgan_signal.png'}, wgan_signal.json")
         return 0
     result = zdim(int_list(args.dims, "--dims"), args.steps, args.dataset, Path(args.out), args.data_root, args.seed,
-                  args.n, progress=not args.quiet)
+                  args.n, progress=not args.quiet, device=args.device)
     print(report(result))
     print(f"wrote {Path(args.out) / 'zdim_modes.png'}, zdim.md, zdim.json")
     return 0

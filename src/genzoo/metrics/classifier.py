@@ -76,7 +76,8 @@ def accuracy(net: LeNet, data: Dataset, batch: int = 1000) -> float:
     correct = 0
     for i in range(0, len(data), batch):
         b = data.batch(torch.arange(i, min(i + batch, len(data))))
-        correct += (net(b["x"]).argmax(1) == b["y"]).sum().item()
+        dev = next(net.parameters()).device
+        correct += (net(b["x"].to(dev)).argmax(1) == b["y"].to(dev)).sum().item()
     return correct / len(data)
 
 
@@ -94,11 +95,13 @@ def _fit(net: LeNet, train_set: Dataset, epochs: int, lr: float, gen: torch.Gene
             perm = torch.randperm(len(train_set), generator=gen)
             for i in range(len(train_set) // bs):
                 b = train_set.batch(perm[i * bs:(i + 1) * bs])
-                x = random_affine(b["x"], shift=2, flip=flip, generator=gen)
+                x = random_affine(b["x"], shift=2, flip=flip, generator=gen)  # on the CPU, with the seeded generator
+                dev = next(net.parameters()).device
+                x, y = x.to(dev), b["y"].to(dev)
                 if perturb is not None:
-                    x = perturb(net, x, b["y"], gen)
+                    x = perturb(net, x, y, gen)
                     net.train()
-                loss = F.cross_entropy(net(x), b["y"], label_smoothing=0.05)
+                loss = F.cross_entropy(net(x), y, label_smoothing=0.05)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -111,7 +114,7 @@ def _fit(net: LeNet, train_set: Dataset, epochs: int, lr: float, gen: torch.Gene
 def train_classifier(spec: str, root: str | None = None, epochs: int | None = None, seed: int = 0,
                      out: Path | None = None, progress: bool = True, perturb=None, finetune: str | Path | None = None,
                      lr: float = 2e-3, limit: int | None = None, extra_meta: dict | None = None,
-                     test_limit: int | None = None) -> tuple[Path, float]:
+                     test_limit: int | None = None, device: str | None = None) -> tuple[Path, float]:
     """Train (or, with ``finetune=`` a weights file, fine-tune) a LeNet on a labelled dataset.
 
     ``perturb(net, x, y, generator) -> x`` replaces each batch (x in [-1, 1]) before the update: adversarial
@@ -136,6 +139,8 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
             raise GenzooError(f"{finetune}: a classifier for {base['dataset']} {base['arch']}, not for {spec}")
     else:
         net = LeNet(**arch)
+    from genzoo.algos.base import resolve_device
+    net = net.to(resolve_device(device or "auto"))
     t0 = time.perf_counter()
     _fit(net, train_set, epochs, lr, gen, perturb, f"classifier {key}", progress)
     acc = accuracy(net, test_set)
@@ -147,7 +152,8 @@ def train_classifier(spec: str, root: str | None = None, epochs: int | None = No
     out = Path(out) if out else cache_dir() / "classifiers" / f"lenet-{key}.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata={"genzoo": json.dumps(meta)})
+    save_file({k: v.cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp),
+              metadata={"genzoo": json.dumps(meta)})
     os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     return out, acc

@@ -63,7 +63,7 @@ def _classifier(dataset: str, n: int, fid_needed: bool):
 
 
 def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None = None, seed: int = 0,
-         n: int = 10_000, snapshots: int = 10, progress: bool = True) -> dict:
+         n: int = 10_000, snapshots: int = 10, progress: bool = True, device: str | None = None) -> dict:
     if not dims or min(dims) < 1:
         raise GenzooError("--dims needs positive integers, e.g. 100,50,10,2,1")
     net = _classifier(dataset, n, fid_needed=False)
@@ -72,7 +72,7 @@ def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None 
     every = max(1, steps // snapshots)
     rows = []
     for d in dims:
-        r = _trained("dcgan", dataset, out / f"zdim-{d}", steps, seed, every, root, progress,
+        r = _trained("dcgan", dataset, out / f"zdim-{d}", steps, seed, every, root, progress, device,
                      [f"model.z_dim={d}"])
         preds = _fixed_batch_predictions(r, net, r.cfg.train.n_grid, seed)
         m, stamp = _measure(r.sample(n, seed + 7), dataset, root, which)
@@ -91,7 +91,7 @@ def zdim(dims: list[int], steps: int, dataset: str, out: Path, root: str | None 
 
 
 def _trained(recipe: str, dataset: str, run_dir: Path, steps: int, seed: int, every: int, root: str | None,
-             progress: bool, extra: list[str] = ()) -> Run:
+             progress: bool, device: str | None = None, extra: list[str] = ()) -> Run:
     """A study's run: trained with checkpoints every ``every`` steps (all kept), or reused when already there."""
     overrides = [f"train.steps={steps}", f"train.seed={seed}", f"train.sample_every={every}",
                  f"train.ckpt_every={every}", "train.keep_ckpts=0", f"train.log_every={min(10, every)}", *extra]
@@ -99,10 +99,10 @@ def _trained(recipe: str, dataset: str, run_dir: Path, steps: int, seed: int, ev
         overrides.append(f"data.root={root}")
     last = checkpoint.latest(ckpt_dir(run_dir))
     if last is None:
-        return train(recipe, dataset=dataset, out=run_dir, overrides=overrides, progress=progress)
-    run = Run.open(run_dir)
+        return train(recipe, dataset=dataset, out=run_dir, overrides=overrides, progress=progress, device=device)
+    run = Run.open(run_dir, device)
     if run.step < steps:
-        return train(resume=run_dir, steps=steps, progress=progress)
+        return train(resume=run_dir, steps=steps, progress=progress, device=device)
     return run
 
 
@@ -158,7 +158,7 @@ def _spearman(a: list[float], b: list[float]) -> float:
 
 
 def wgan_signal(recipes: list[str], steps: int, dataset: str, out: Path, root: str | None = None, seed: int = 0,
-                n: int = 2000, snapshots: int = 10, progress: bool = True) -> dict:
+                n: int = 2000, snapshots: int = 10, progress: bool = True, device: str | None = None) -> dict:
     """Train each recipe with checkpoints at ``snapshots`` points; at each, fid[lenet-*] on n samples and the
     training signal averaged over the preceding interval: the critic's Wasserstein estimate for wgan/wgan-gp,
     D's loss otherwise. Reports Spearman's rank correlation of signal and FID per recipe."""
@@ -166,7 +166,7 @@ def wgan_signal(recipes: list[str], steps: int, dataset: str, out: Path, root: s
     every = max(1, steps // snapshots)
     rows = []
     for recipe in recipes:
-        r = _trained(recipe, dataset, Path(out) / recipe, steps, seed, every, root, progress)
+        r = _trained(recipe, dataset, Path(out) / recipe, steps, seed, every, root, progress, device)
         signal = "wasserstein" if GAN_LOSSES[r.cfg.loss.name].critic else "loss_d"
         series, logged = [], r.log
         for path in r.checkpoints:

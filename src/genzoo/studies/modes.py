@@ -75,9 +75,10 @@ def _one(job: tuple) -> dict:
     from genzoo.training.checkpoint import ckpt_dir
     from genzoo.training.loop import train
 
-    name, mixture, seed, protocol, epochs, run_dir, threads, n_eval = job
+    name, mixture, seed, protocol, epochs, run_dir, threads, n_eval, device = job
     torch.set_num_threads(threads)
     cfg = protocol_config(name, mixture, seed, protocol, epochs)
+    cfg.set("train.device", device)
     run_dir = Path(run_dir)
     t0 = time.process_time()
     latest = checkpoint.latest(ckpt_dir(run_dir))
@@ -90,7 +91,8 @@ def _one(job: tuple) -> dict:
 
 
 def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protocol: str = "pacgan",
-                     epochs: float | None = None, jobs: int = 1, seed: int = 0, threads: int = 1) -> dict:
+                     epochs: float | None = None, jobs: int = 1, seed: int = 0, threads: int = 1,
+                     device: str = "auto") -> dict:
     """``runs`` seeds of every row on ``mixture``, ``jobs`` processes at a time; finished runs are reused."""
     if runs < 1 or jobs < 1:
         raise GenzooError("--runs and --jobs must be at least 1")
@@ -98,8 +100,10 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
         pack_of(r)
     protocol_config(rows[0], mixture, seed, protocol, epochs)  # check the arguments before any work
     n_eval = PROTOCOLS[protocol]["eval_samples"]
-    work = [(r, mixture, seed + k, protocol, epochs, str(Path(out) / f"{mixture}-{r}-seed{seed + k}"), threads, n_eval)
-            for r in rows for k in range(runs)]
+    from genzoo.algos.base import resolve_device
+    resolve_device(device)  # a device that is not there is one line before any work
+    work = [(r, mixture, seed + k, protocol, epochs, str(Path(out) / f"{mixture}-{r}-seed{seed + k}"), threads, n_eval,
+             device) for r in rows for k in range(runs)]
     if jobs == 1:
         results = [_one(w) for w in work]
     else:
