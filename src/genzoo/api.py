@@ -81,10 +81,6 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         for k in RESUMABLE:
             if settings.get(k) is not None:
                 cfg.set(SHORTCUTS[k], settings[k])
-        resolve_device(cfg.train.device)  # before config.yaml is rewritten: a missing device changes nothing
-        from genzoo.training.distributed import is_main_process
-        if any(settings.get(k) is not None for k in RESUMABLE) and is_main_process():  # torchrun: rank 0 writes
-            atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
     else:
         if recipe is None:
             raise GenzooError("name a recipe (see `genzoo list`) or pass --resume RUN_DIR")
@@ -92,7 +88,10 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         parse_spec(cfg.data.dataset)  # fail before creating the run directory
         run_dir = Path(out) if out is not None else default_out(cfg)
         check_run_dir(run_dir)
-    resolve_device(cfg.train.device)  # a device that is not there fails before any work
+    resolve_device(cfg.train.device)  # a device that is not there fails before any work (config.yaml untouched)
+    from genzoo.training.distributed import is_main_process
+    if resume is not None and any(settings.get(k) is not None for k in RESUMABLE) and is_main_process():
+        atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())  # torchrun: rank 0 writes
     from genzoo.report import command
     call = command.python_call(recipe, out, resume, overrides, settings)
     board = _tensorboard(cfg)
