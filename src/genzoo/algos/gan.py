@@ -82,6 +82,7 @@ class GAN(Algo):
         self.ema = EMA(G, o.ema) if o.ema > 0 else None
         if self.ema:
             self.nets["G_ema"] = self.ema.net
+        self._kept = None   # (latent, G(latent)) from D's last step, for G's step
         self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
     # -- state: D's step count drives the instance-noise annealing, so it is part of exact resume --
@@ -182,12 +183,26 @@ class GAN(Algo):
         return self.objective.d_loss(r, f, rand_like=self.rand_shard)
 
     # -- steps ----------------------------------------------------------------------
-    def d_step(self, batch: dict) -> dict:
+    def train_step(self, next_batch, n_critic: int = 1) -> dict:
+        """``n_critic`` D steps, then G's step on the images G made for the last of them: one G forward
+        serves both (as in the pytorch/examples DCGAN), instead of a no-grad forward for D whose result is
+        thrown away and a second one for G."""
+        for i in range(n_critic):
+            scalars = self.d_step(next_batch(), keep_fake=i == n_critic - 1)
+        scalars.update(self.g_step(None, fake=self._kept))
+        self._kept = None
+        return scalars
+
+    def d_step(self, batch: dict, keep_fake: bool = False) -> dict:
+        """One D step. ``keep_fake``: G's forward keeps its graph, and (latent, fake) wait in ``self._kept``
+        for ``g_step`` to reuse."""
         real = self.to_input(batch["x"])
         y_real = batch["y"].to(self.device) if self.labelled else None
         latent = self._train_latent(real.shape[0])
-        with torch.no_grad(), self.autocast():
-            fake = self.G(latent)
+        with torch.set_grad_enabled(keep_fake), self.autocast():
+            kept = self.G(latent)
+        fake = kept.detach()
+        self._kept = (latent, kept) if keep_fake else None
         with self.autocast():
             r, r_aux = self._disc(self._instance_noise(real), y_real)
             f, f_aux = self._disc(self._instance_noise(fake), self.labels_of(latent))
@@ -225,16 +240,30 @@ class GAN(Algo):
             out["gp"], out["gp_grad_norm"] = gp.item(), norms.mean().item()
         return loss
 
-    def g_step(self, batch: dict) -> dict:
-        latent = self._train_latent(batch["x"].shape[0])
-        with self.autocast():
-            f, f_aux = self._disc(self.G(latent), self.labels_of(latent))
-        loss = self.objective.g_loss(f.float())
-        out = {"loss_g": loss.item()}
-        if f_aux is not None:  # ACGAN: G wants its images classified as intended; InfoGAN: the code recoverable
-            loss = loss + self._aux_loss(f_aux, latent, out)
-        self.opts["G"].zero_grad(set_to_none=True)
-        loss.backward()
+    def g_step(self, batch: dict | None, fake: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+        """One G step on fresh latents for ``batch``'s size, or on ``fake`` = (latent, G(latent)) kept from
+        D's step. D's weights take no gradient here (only its input does), which saves their backward."""
+        if fake is None:
+            latent = self._train_latent(batch["x"].shape[0])
+            with self.autocast():
+                images = self.G(latent)
+        else:
+            latent, images = fake
+        trained = [p for p in self.D.parameters() if p.requires_grad]
+        for p in trained:
+            p.requires_grad_(False)
+        try:
+            with self.autocast():
+                f, f_aux = self._disc(images, self.labels_of(latent))
+            loss = self.objective.g_loss(f.float())
+            out = {"loss_g": loss.item()}
+            if f_aux is not None:  # ACGAN: G wants its images classified as intended; InfoGAN: code recoverable
+                loss = loss + self._aux_loss(f_aux, latent, out)
+            self.opts["G"].zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            for p in trained:
+                p.requires_grad_(True)
         if self.probe:
             out["grad_norm_g"] = grad_norm(self.G)
         self.opts["G"].step()

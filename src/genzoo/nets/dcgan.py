@@ -27,6 +27,21 @@ def _plan(size: int) -> tuple[int, int]:
     return _BASE[size]
 
 
+class ProjectZ(nn.ConvTranspose2d):
+    """G's first layer: a transposed convolution with an s0 x s0 kernel on a 1 x 1 input, which is z times a
+    (Z, ch * s0 * s0) matrix reshaped to (ch, s0, s0). It is computed as that one matrix product, which
+    oneDNN runs 2-4x faster than the transposed convolution (a kernel the size of the output is its slow
+    case); weights, initialisation and checkpoints stay the ConvTranspose2d's."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, Z) -> (B, ch, s0, s0)
+        w = self.weight  # (Z, ch, s0, s0)
+        if w.is_contiguous():
+            y = (z @ w.flatten(1)).view(z.shape[0], *w.shape[1:])
+        else:  # channels_last weights, (Z, s0, s0, ch) in memory: the output comes out channels_last too
+            y = (z @ w.permute(0, 2, 3, 1).flatten(1)).view(z.shape[0], *w.shape[2:], w.shape[1]).permute(0, 3, 1, 2)
+        return y if self.bias is None else y + self.bias[:, None, None]
+
+
 class DCGANGenerator(nn.Module):
     """G(z) for a latent z of size z_dim (for conditional GANs the latent already holds the code).
     Also a VAE's decoder, with ``tanh=False`` so that it emits one logit per pixel."""
@@ -43,18 +58,17 @@ class DCGANGenerator(nn.Module):
                 nn.Linear(fc_hidden, ch * s0 * s0, bias=False), nn.BatchNorm1d(ch * s0 * s0), nn.ReLU(True),
                 nn.Unflatten(1, (ch, s0, s0))]
         else:  # project z to (ch, s0, s0) with a transposed conv: no FC layer
-            layers = [nn.ConvTranspose2d(z_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+            layers = [ProjectZ(z_dim, ch, s0, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n_up - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1)] + ([nn.Tanh()] if tanh else [])  # no tanh: logits (VAE)
         self.net = nn.Sequential(*layers)
-        self.fc = fc_hidden
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         assert z.shape[1] == self.z_dim, z.shape
-        return self.net(z if self.fc else z[:, :, None, None])  # (B, Z[, 1, 1]) -> (B, C, H, W)
+        return self.net(z)  # (B, Z) -> (B, C, H, W)
 
 
 # D's normalisation: batch norm (DCGAN); layer norm, per sample over (C, H, W), for critics with a
