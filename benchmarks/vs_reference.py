@@ -109,24 +109,57 @@ def genzoo_algo(size: int, channels: int, width: int, precision: str):
     return build_algo(cfg, (channels, size, size))
 
 
-def genzoo_round(size: int, channels: int, width: int, precision: str, steps: int, x_u8: torch.Tensor) -> float:
+def genzoo_round(size: int, channels: int, width: int, precision: str, steps: int, x_u8: torch.Tensor,
+                 compile: bool = False, timings: dict | None = None) -> float:
+    """img/s of genzoo's step; ``compile``: G and D through torch.compile as train.compile does, its time
+    (the warm-up steps) recorded in ``timings['compile_s']``."""
     algo = genzoo_algo(size, channels, width, precision)
+    if compile:
+        algo.G.compile()
+        algo.D.compile()
     data, sampler = Dataset("bench", x_u8), BatchSampler(len(x_u8), BATCH, seed=0)
     nxt = lambda: data.batch(sampler.next())  # noqa: E731
+    t = time.perf_counter()
     for _ in range(3):
         algo.train_step(nxt, 1)
+    if timings is not None:
+        timings["compile_s"] = time.perf_counter() - t
     t = time.perf_counter()
     for _ in range(steps):
         algo.train_step(nxt, 1)
     return steps * BATCH / (time.perf_counter() - t)
 
 
-def sampling(size: int, channels: int, width: int, precision: str, n: int = 4000) -> float:
+def step_flops(size: int, channels: int, width: int, x_u8: torch.Tensor) -> float:
+    """Floating-point operations of one genzoo training step (matrix products and convolutions, forward and
+    backward), counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    algo = genzoo_algo(size, channels, width, "fp32")
+    data, sampler = Dataset("bench", x_u8), BatchSampler(len(x_u8), BATCH, seed=0)
+    with FlopCounterMode(display=False) as counter:
+        algo.train_step(lambda: data.batch(sampler.next()), 1)
+    return float(counter.get_total_flops())
+
+
+def gemm_peak(dtype: torch.dtype, n: int = 2048) -> float:
+    """GFLOP/s of a large square matrix product: what this CPU's cores give in practice."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    t, reps = time.perf_counter(), 8
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def sampling(size: int, channels: int, width: int, precision: str, n: int = 10_000) -> float:
+    """uint8 images per second from G, as `genzoo sample` and evaluation make them."""
     from genzoo.run import generate_uint8
 
     algo = genzoo_algo(size, channels, width, precision)
     z = algo.sample_z(n, torch.Generator().manual_seed(0))
-    generate_uint8(algo, z[:500])
+    generate_uint8(algo, z[:1000])
     t = time.perf_counter()
     generate_uint8(algo, z)
     return n / (time.perf_counter() - t)
@@ -138,31 +171,52 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20, help="timed steps per round (after 3 warm-up steps)")
     ap.add_argument("--cases", default="28,64")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compile", action="store_true", help="also time genzoo with train.compile (torch.compile)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     auto = resolve_precision("auto", torch.device("cpu"))
+    peaks = {"fp32": gemm_peak(torch.float32)}
+    if bf16_supported(torch.device("cpu")):
+        peaks["bf16"] = gemm_peak(torch.bfloat16)
     print(f"torch {torch.__version__}, {args.threads} threads, native bf16: {bf16_supported(torch.device('cpu'))}; "
           f"genzoo precision=auto picks {auto}; batch {BATCH}, {args.steps} steps x {args.rounds} rounds")
+    print("matrix-product peak of this CPU (2048^3): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))
     for size in (int(c) for c in args.cases.split(",")):
         channels, width = (1, 128) if size == 28 else (3, 64)
         g = torch.Generator().manual_seed(0)
         x = torch.randint(0, 256, (BATCH * 40, channels, size, size), dtype=torch.uint8, generator=g)
         x_np = x.permute(0, 2, 3, 1).numpy().copy()
-        figs = {"reference (fp32, DataLoader)": [], f"genzoo {auto}": [], "genzoo fp32": []}
+        ref_name = "reference (fp32, DataLoader)"
+        figs = {ref_name: [], f"genzoo {auto}": [], "genzoo fp32": []}
+        timings: dict = {}
         for _ in range(args.rounds):
-            figs["reference (fp32, DataLoader)"].append(reference_round(size, channels, width, args.steps, x_np))
+            figs[ref_name].append(reference_round(size, channels, width, args.steps, x_np))
             figs[f"genzoo {auto}"].append(genzoo_round(size, channels, width, auto, args.steps, x))
             if auto != "fp32":
                 figs["genzoo fp32"].append(genzoo_round(size, channels, width, "fp32", args.steps, x))
-        ref = statistics.median(figs["reference (fp32, DataLoader)"])
-        print(f"\n{size}x{size}x{channels}, width {width}:")
+            if args.compile:
+                figs.setdefault(f"genzoo {auto} + compile", []).append(
+                    genzoo_round(size, channels, width, auto, args.steps, x, compile=True, timings=timings))
+        ref = statistics.median(figs[ref_name])
+        flops = step_flops(size, channels, width, x) / BATCH
+        print(f"\n{size}x{size}x{channels}, width {width} ({flops / 1e9:.2f} GFLOP per trained image in genzoo's step):")
         for name, vals in figs.items():
             if vals:
                 med = statistics.median(vals)
+                prec = "bf16" if "bf16" in name else "fp32"
+                share = f"   {med * flops / 1e9:5.0f} GFLOP/s, {med * flops / 1e9 / peaks[prec]:4.0%} of {prec} peak" \
+                    if name != ref_name else ""
                 print(f"  {name:<30} {' '.join(f'{v:7.1f}' for v in vals)} img/s   median {med:7.1f}   "
-                      f"x{med / ref:.2f} of the reference")
+                      f"x{med / ref:.2f} of the reference{share}")
+        if timings:
+            print(f"  (torch.compile: {timings['compile_s']:.0f} s before the first steps, not in the img/s above)")
         for p in sorted({auto, "fp32"}):
             print(f"  sampling ({p}): {sampling(size, channels, width, p):,.0f} img/s")
+    # genzoo's own recipe: `dcgan` as it ships (width 64 at 28x28, batch 64)
+    x = torch.randint(0, 256, (BATCH * 40, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    own = statistics.median(genzoo_round(28, 1, 64, auto, args.steps * 2, x) for _ in range(args.rounds))
+    print(f"\nthe dcgan recipe as it ships (28x28, width 64, batch 64, {auto}): {own:,.0f} img/s training, "
+          f"{sampling(28, 1, 64, auto):,.0f} img/s sampling")
 
 
 if __name__ == "__main__":

@@ -90,3 +90,27 @@ def test_sigterm_saves_checkpoint_and_resume_continues(tmp_path, seed):
                           "--quiet"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(checkpoint.latest(run / "checkpoints").read_text())["step"] == step + 3
+
+
+def test_minutes_budget_stops_with_a_checkpoint(tmp_path, monkeypatch):
+    """train.minutes: the loop stops once its wall-clock budget is spent, saving the step it reached; a fake
+    clock that advances one second per reading makes the stop step known."""
+    import genzoo.training.loop as loop
+    from genzoo.run import Run
+
+    clock = iter(range(10_000))
+    monkeypatch.setattr(loop.time, "monotonic", lambda: float(next(clock)))
+    run = train(_cfg(1000, ["train.minutes=0.1"]), tmp_path / "m", progress=False)  # 6 s: 6 readings after start
+    steps = [json.loads(ln)["step"] for ln in (run / "log.jsonl").read_text().splitlines()]
+    assert steps[-1] == 6 and checkpoint.step_of(checkpoint.latest(run / "checkpoints")) == 6
+    assert (run / "samples" / "step_000006.png").exists() and Run.open(run).step == 6
+
+
+def test_compile_covers_the_trained_nets_and_keeps_checkpoint_keys(tmp_path, monkeypatch):
+    """train.compile: every trained net's forward goes through torch.compile, the checkpoint keys stay the eager
+    module's. (The compiler itself is replaced by a recorder: inductor takes ~30 s.)"""
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
+    run = train(_cfg(4, ["train.compile=true", "optim.ema=0.9"]), tmp_path / "c", progress=False)
+    assert sorted(compiled) == ["DCGANDiscriminator", "DCGANGenerator"]  # not the EMA copy of G
+    assert all(k.count("_orig_mod") == 0 for k in _final_tensors(run))

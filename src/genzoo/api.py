@@ -16,9 +16,9 @@ from genzoo.run import Run
 
 # keyword argument -> config key, for the settings people change most
 SHORTCUTS = {"dataset": "data.dataset", "data_root": "data.root", "task": "data.task", "strict": "data.strict",
-             "steps": "train.steps", "batch_size": "train.batch_size", "seed": "train.seed",
+             "steps": "train.steps", "minutes": "train.minutes", "batch_size": "train.batch_size", "seed": "train.seed",
              "precision": "train.precision", "device": "train.device"}
-RESUMABLE = ("steps", "precision", "device")  # what may change when a run is continued
+RESUMABLE = ("steps", "minutes", "precision", "device")  # what may change when a run is continued
 
 
 def default_out(cfg: Config) -> Path:
@@ -55,7 +55,7 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
           overrides: dict[str, Any] | list[str] | None = None, progress: bool = True, **settings) -> Run:
     """Train a recipe (or continue a run with ``resume=RUN_DIR``) and return the ``Run``.
 
-    ``settings``: dataset, data_root, task, strict, steps, batch_size, seed, precision, device.
+    ``settings``: dataset, data_root, task, strict, steps, minutes, batch_size, seed, precision, device.
     ``overrides``: any other config key, e.g. {"model.z_dim": 10}.
     """
     from genzoo.algos.base import resolve_device
@@ -72,7 +72,7 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
             raise GenzooError(f"{run_dir} is a '{cfg.recipe}' run; drop the recipe name when resuming")
         fixed = [k for k, v in settings.items() if v is not None and k not in RESUMABLE]
         if fixed or out is not None or overrides:
-            raise GenzooError("when resuming only --steps, --precision, --device and --quiet may change; got "
+            raise GenzooError("when resuming only --steps, --minutes, --precision, --device and --quiet may change; got "
                               + ", ".join(fixed + ["--out"] * (out is not None) + ["--set"] * bool(overrides)))
         from genzoo.training.fits import verify_resumable
         if verify_resumable(run_dir, cfg) is None:  # damaged, or from another run: one line before any work

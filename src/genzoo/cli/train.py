@@ -26,6 +26,8 @@ def _add_train(sub) -> None:
     p.add_argument("--dataset", help="dataset spec: embedded (default), mnist, fashion-mnist, folder:PATH, toy:ring8, ...")
     p.add_argument("--data-root", help="folder holding local dataset copies (default: $GENZOO_DATA)")
     p.add_argument("--steps", type=int, help="number of generator steps (total, also when resuming)")
+    p.add_argument("--minutes", type=float,
+                   help="also stop after this many minutes of training (this session's wall time), with a checkpoint")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--out", help="run directory (default: runs/RECIPE-DATASET)")
     p.add_argument("--seed", type=int, help="seed for initialisation, noise and data order")
@@ -47,7 +49,7 @@ def _add_train(sub) -> None:
 def _argv(args) -> list[str]:
     """This command line again, without --nproc (what each process of a --nproc launch runs)."""
     argv = ["train"] + ([args.recipe] if args.recipe else [])
-    for flag in ("recipe_file", "dataset", "data_root", "steps", "batch_size", "out", "seed", "precision", "task",
+    for flag in ("recipe_file", "dataset", "data_root", "steps", "minutes", "batch_size", "out", "seed", "precision", "task",
                  "resume", "device"):
         value = getattr(args, flag, None)
         if value is not None:
@@ -87,7 +89,7 @@ def cmd_train(args) -> int:
 
     settings = {"dataset": args.dataset, "data_root": args.data_root, "task": args.task,
                 "batch_size": args.batch_size, "seed": args.seed, "strict": True if args.strict else None,
-                "steps": args.steps, "precision": args.precision, "device": args.device}
+                "steps": args.steps, "minutes": args.minutes, "precision": args.precision, "device": args.device}
     recipe = args.recipe
     if args.recipe_file is not None:
         from genzoo.config_files import load_recipe_file

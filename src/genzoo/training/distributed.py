@@ -44,16 +44,16 @@ class Dist:
         if self.active:
             dist.barrier()
 
-    def mean_scalars(self, scalars: dict, flag: bool = False) -> tuple[dict, bool]:
-        """Every rank's scalars averaged (every rank logs the same keys in the same order) and ``flag`` or-ed
-        over the ranks, in one all_reduce."""
+    def mean_scalars(self, scalars: dict, *flags: bool) -> tuple[dict, tuple[bool, ...]]:
+        """Every rank's scalars averaged (every rank logs the same keys in the same order) and each of
+        ``flags`` or-ed over the ranks, in one all_reduce."""
         if not self.active:
-            return scalars, flag
-        keys = list(scalars)
-        t = torch.tensor([float(scalars[k]) for k in keys] + [float(flag)], dtype=torch.float64)
+            return scalars, flags
+        keys, k = list(scalars), len(flags)
+        t = torch.tensor([float(scalars[k]) for k in keys] + [float(f) for f in flags], dtype=torch.float64)
         dist.all_reduce(t)
-        values = (t[:-1] / self.world).tolist()
-        return dict(zip(keys, values)), bool(t[-1] > 0)
+        values = (t[:len(keys)] / self.world).tolist()
+        return dict(zip(keys, values)), tuple(bool(v > 0) for v in t[len(keys):].tolist())
 
     def broadcast(self, obj, src: int = 0):
         """Rank ``src``'s object on every rank (a decision: alerts, an error message)."""

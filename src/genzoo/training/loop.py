@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 import threading
 import time
@@ -137,18 +138,21 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
         on_start(run, {"step": start, "device": str(s.algo.device), "precision": s.algo.precision,
                        "world_size": d.world})
     step, rollbacks, meter = start, 0, _Throughput(start, T.batch_size * s.algo.batches_per_step(T.n_critic))
-    stopping = False  # every rank agrees on it: the flag travels in the step's all_reduce
+    stopping = out_of_time = False  # every rank agrees on them: the flags travel in the step's all_reduce
+    deadline = time.monotonic() + T.minutes * 60 if T.minutes else math.inf
     with StopOnSignal() as stop, (open(run / "log.jsonl", "a") if main else contextlib.nullcontext()) as log, \
             tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not (progress and main),
                  dynamic_ncols=True) as bar:
         log = _Tee(log, on_log) if main and on_log else log
-        while step < T.steps and not stopping and (d.active or stop.signum is None):
+        while step < T.steps and not (stopping or out_of_time) and (d.active or stop.signum is None):
             step += 1
             s.algo.probe = s.wants_probe(step)
             scalars = s.algo.train_step(s.next_batch, T.n_critic)
-            scalars, stopping = d.mean_scalars(scalars, stop.signum is not None)
+            scalars, (stopping, out_of_time) = d.mean_scalars(scalars, stop.signum is not None,
+                                                              time.monotonic() >= deadline)
             alerts = _alerts(s, step, scalars)
-            if main and (step % T.log_every == 0 or step == T.steps or s.algo.probe or alerts):
+            last = step == T.steps or out_of_time
+            if main and (step % T.log_every == 0 or last or s.algo.probe or alerts):
                 _log_scalars(log, bar, step, meter.add(step, scalars, step % T.log_every == 0))
             if alerts and handle_alerts(alerts, actions(cfg), log, s.save, step) == "rollback":
                 rollbacks += 1
@@ -156,13 +160,13 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
                 bar.n = step
                 bar.refresh()
                 continue
-            if main and (step % T.sample_every == 0 or step == T.steps or step == 1):
+            if main and (step % T.sample_every == 0 or last or step == 1):
                 render(s.algo, s.fixed, s.data, run / "samples" / f"step_{step:06d}.png", title=f"step {step}")
                 if on_log:
                     on_log({"step": step, "grid": str(run / "samples" / f"step_{step:06d}.png")})
-            if step % T.ckpt_every == 0 or step == T.steps:
+            if step % T.ckpt_every == 0 or last:
                 s.save(step)
-                if main and on_checkpoint and step < T.steps:
+                if main and on_checkpoint and not last:
                     on_checkpoint(run)
             bar.update(1)
         if stopping if d.active else stop.signum is not None:
@@ -205,6 +209,10 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
         distributed.average_gradients(algo.opts, d.world)
         rank_rng = RankRNG(T.seed, d.rank)
         rank_rng.attach(algo.nets.values())
+    if T.compile:  # the trained nets' forward through torch.compile (inductor); weights and checkpoints unchanged
+        for name, net in algo.nets.items():
+            if name != "G_ema":  # sampling nets stay eager
+                net.compile()
     sampler = BatchSampler(len(data), T.batch_size, seed=T.seed, rank=d.rank, world=d.world)
     start = d.agree(resume_run, run, algo, sampler, d, rank_rng) if resume else d.agree(start_run, run, cfg, d)
     if start >= T.steps:
