@@ -30,6 +30,7 @@ LossName = Literal["minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "hinge"]
 Pix2PixMode = Literal["l1+cgan", "l1", "cgan", "l1+gan"]
 OptimName = Literal["adam", "rmsprop"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Storage = Literal["auto", "memory", "mmap"]
 Task = Literal["", "ab", "folders", "gray2color", "edges", "downsample", "mask"]
 Direction = Literal["AtoB", "BtoA"]
 EdgeMethod = Literal["canny", "sobel"]
@@ -44,6 +45,7 @@ class DataConfig:
     image_size: int | None = None    # resize images to this size; None keeps the native size
     channels: Literal[1, 3] | None = None  # 1 or 3; None keeps the dataset's own
     strict: bool = False             # folder datasets: reject unreadable files instead of skipping them
+    storage: Storage = "auto"        # folder datasets: memory, mmap (a memory-mapped cache) or auto (mmap past 2 GiB)
     toy_samples: int = 100_000       # toy mixtures: size of the in-memory training set
     task: Task = ""                  # pix2pix pairs: ab, folders, gray2color, edges, downsample, mask
     direction: Direction = "AtoB"    # pix2pix ab/folders: AtoB or BtoA

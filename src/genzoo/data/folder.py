@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from genzoo.data.cache import cached_folder, mmap_threshold
 from genzoo.errors import GenzooError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -104,8 +105,10 @@ def _open(path: Path, size: int | None, channels: int | None) -> np.ndarray | st
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (C, H, W)
 
 
-def load_folder(path: str, split: str, image_size: int | None, channels: int | None,
-                strict: bool) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+def load_folder(path: str, split: str, image_size: int | None, channels: int | None, strict: bool,
+                storage: str = "auto") -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Images (N, C, H, W) uint8, labels and class names. ``storage``: memory (decode into memory), mmap (a
+    memory-mapped cache, genzoo.data.cache) or auto (mmap past GENZOO_MMAP_BYTES of decoded images)."""
     root = Path(path).expanduser()
     if not root.is_dir():
         raise GenzooError(f"folder:{path}: no such directory; give folder:PATH of a folder of PNG/JPEG images")
@@ -130,22 +133,36 @@ def load_folder(path: str, split: str, image_size: int | None, channels: int | N
                 raise GenzooError(f"folder:{path}: images are not square ({first.shape[2]}x{first.shape[1]}); "
                                   "set data.image_size")
             image_size = first.shape[1]
+    if storage == "mmap" or (storage == "auto" and len(files) * channels * image_size ** 2 > mmap_threshold()):
+        x, y, bad = cached_folder(files, labels, split, image_size, channels,
+                                  lambda f: _open(f, image_size, channels))
+        _report_bad(path, bad, len(files), len(x), strict)
+        return _names_checked(x, y, names)
     with ThreadPoolExecutor(max_workers=4) as pool:
         arrays = list(pool.map(lambda f: _open(f, image_size, channels), files))
     bad = [a for a in arrays if isinstance(a, str)]
+    keep = [i for i, a in enumerate(arrays) if not isinstance(a, str)]
+    _report_bad(path, bad, len(files), len(keep), strict)
+    x = np.stack([arrays[i] for i in keep])  # (N, C, H, W)
+    y = np.asarray([labels[i] for i in keep], dtype=np.int64) if labels is not None else None
+    return _names_checked(x, y, names)
+
+
+def _report_bad(path: str, bad: list[str], n_files: int, n_kept: int, strict: bool) -> None:
+    """Unreadable files: one line refusing them (strict), else a warning naming them; none readable: refused."""
     if bad:
         listing = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         if strict:
             raise GenzooError(f"folder:{path}: {len(bad)} unreadable or too large image(s) ({listing}); "
                               "fix or remove them, or drop --strict to skip them")
         warnings.warn(f"folder:{path}: skipped {len(bad)} unreadable or too large image(s): {listing}; "
-                      "fix or remove them (--strict refuses them instead)", stacklevel=2)
-    keep = [i for i, a in enumerate(arrays) if not isinstance(a, str)]
-    if not keep:
-        raise GenzooError(f"folder:{path}: none of the {len(files)} images could be read; check that they are "
+                      "fix or remove them (--strict refuses them instead)", stacklevel=3)
+    if not n_kept:
+        raise GenzooError(f"folder:{path}: none of the {n_files} images could be read; check that they are "
                           "PNG/JPEG files")
-    x = np.stack([arrays[i] for i in keep])  # (N, C, H, W)
-    y = np.asarray([labels[i] for i in keep], dtype=np.int64) if labels is not None else None
+
+
+def _names_checked(x, y, names):
     if y is not None and len(names) < 2:
         y, names = None, None  # a single class folder is just a container
     return x, y, names

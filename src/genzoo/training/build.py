@@ -40,7 +40,7 @@ def dataset_for(cfg: Config, split: str = "train") -> Dataset:
         return load_pairs(d.dataset, d.task, split, d.root, d.image_size, d.channels, d.direction, d.edges, d.scale)
     if cfg.family == "pix2pix":
         raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
-    return load_dataset(d.dataset, split, d.root, d.image_size, d.channels, d.strict, d.toy_samples)
+    return load_dataset(d.dataset, split, d.root, d.image_size, d.channels, d.strict, d.toy_samples, d.storage)
 
 
 def build_algo(cfg: Config, data_shape: tuple[int, ...], device: torch.device | None = None) -> Algo:

@@ -31,7 +31,7 @@ from genzoo.training import checkpoint
 from genzoo.algos.base import Algo
 from genzoo.training.build import build_algo, check_labels, dataset_for
 from genzoo.config import Config
-from genzoo.data import BatchSampler, Dataset
+from genzoo.data import BatchSampler, Dataset, place
 from genzoo.training import distributed
 from genzoo.training.distributed import Dist
 from genzoo.training.launcher import is_collective_error, one_line_collective_error
@@ -82,6 +82,7 @@ class Session:
     fixed: object  # the inputs rendered into every sample grid
     dist: Dist = field(default_factory=Dist)
     rank_rng: RankRNG | None = None  # under torchrun: each rank's own dropout stream
+    batches: Dataset | None = None   # what training batches come from: ``data``, or its copy on the GPU
 
     @property
     def watching(self) -> bool:
@@ -107,7 +108,7 @@ class Session:
         checkpoint.prune(ckpt_dir(self.run), self.cfg.train.keep_ckpts)
 
     def next_batch(self) -> dict:
-        return self.data.batch(self.sampler.next())
+        return (self.batches or self.data).batch(self.sampler.next())
 
 
 def train(cfg: Config, out: Path, resume: bool = False, progress: bool = True,
@@ -222,7 +223,7 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
         make = (lambda: Monitor(cfg, algo, data)) if d.is_main and cfg.watch.enabled and cfg.family == "gan" \
             else (lambda: None)
         monitor = d.agree(make)
-    s = Session(run, cfg, data, algo, sampler, monitor, fixed, d, rank_rng)
+    s = Session(run, cfg, data, algo, sampler, monitor, fixed, d, rank_rng, place(data, algo.device)[0])
     if s.watching and "rollback" in actions(cfg).values() and start == 0:
         s.save(0)  # a good state to roll back to even if the first steps already go wrong
     return s, start
