@@ -1,5 +1,5 @@
 # genzoo — the two commands a new user needs:
-#   make demo   create .venv, install genzoo, train a DCGAN on the embedded MNIST subset (~2 min), write samples
+#   make demo   create .venv, install genzoo, train the `fast` GAN on the embedded MNIST subset (5 min), write samples
 #   make test   create .venv, install genzoo with test extras, run the test suite (all but the slow tests)
 PY      ?= python3
 VENV    ?= .venv
@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 # This exact torch takes the local CPU wheel on genzoo's build machines; elsewhere any torch>=2.2 works.
 TORCH   ?= torch==2.13.0
 DATA    ?= $(abspath ../shared/data)
-DEMO_STEPS ?= 1500
+DEMO_MINUTES ?= 5
 
 .PHONY: demo test test-slow install clean
 
@@ -21,7 +21,7 @@ install: $(BIN)/genzoo
 
 demo: install
 	rm -rf runs/demo
-	$(BIN)/genzoo train dcgan --dataset embedded --steps $(DEMO_STEPS) --out runs/demo
+	$(BIN)/genzoo train fast --dataset embedded --minutes $(DEMO_MINUTES) --out runs/demo
 	$(BIN)/genzoo sample runs/demo --n 64 --out runs/demo/final_samples.png
 	$(BIN)/genzoo evaluate runs/demo --n 5000
 	@echo "samples: runs/demo/final_samples.png   training progress: runs/demo/progress.gif   metrics: runs/demo/metrics.json"

@@ -66,12 +66,32 @@ class PerSampleImages(torch.utils.data.Dataset):
         return (t - 0.5) / 0.5, 0                              # Normalize(0.5, 0.5)
 
 
-def reference_round(size: int, channels: int, width: int, steps: int, x_u8: np.ndarray) -> float:
+def reference_setup(size: int, channels: int, width: int):
     torch.manual_seed(0)
     G, D = ref_nets(size, channels, width)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bce = nn.BCELoss()
+    return G, D, opt_d, opt_g, nn.BCELoss()
+
+
+def reference_step(G, D, opt_d, opt_g, bce, real: torch.Tensor) -> None:
+    D.zero_grad()
+    out = D(real).view(-1)
+    err_real = bce(out, torch.ones_like(out))
+    err_real.backward()
+    fake = G(torch.randn(real.shape[0], NZ, 1, 1))
+    out = D(fake.detach()).view(-1)
+    err_fake = bce(out, torch.zeros_like(out))
+    err_fake.backward()
+    opt_d.step()
+    G.zero_grad()
+    out = D(fake).view(-1)  # the same G forward, reused for the G step
+    bce(out, torch.ones_like(out)).backward()
+    opt_g.step()
+
+
+def reference_round(size: int, channels: int, width: int, steps: int, x_u8: np.ndarray) -> float:
+    nets = reference_setup(size, channels, width)
     loader = torch.utils.data.DataLoader(PerSampleImages(x_u8), batch_size=BATCH, shuffle=True, num_workers=2,
                                          drop_last=True, persistent_workers=True)
     done, t0, it = 0, None, iter(loader)
@@ -83,19 +103,7 @@ def reference_round(size: int, channels: int, width: int, steps: int, x_u8: np.n
             continue
         if done == 3:
             t0 = time.perf_counter()  # after warm-up
-        D.zero_grad()
-        out = D(real).view(-1)
-        err_real = bce(out, torch.ones_like(out))
-        err_real.backward()
-        fake = G(torch.randn(BATCH, NZ, 1, 1))
-        out = D(fake.detach()).view(-1)
-        err_fake = bce(out, torch.zeros_like(out))
-        err_fake.backward()
-        opt_d.step()
-        G.zero_grad()
-        out = D(fake).view(-1)  # the same G forward, reused for the G step
-        bce(out, torch.ones_like(out)).backward()
-        opt_g.step()
+        reference_step(*nets, real)
         done += 1
     return steps * BATCH / (time.perf_counter() - t0)
 
@@ -130,16 +138,18 @@ def genzoo_round(size: int, channels: int, width: int, precision: str, steps: in
     return steps * BATCH / (time.perf_counter() - t)
 
 
-def step_flops(size: int, channels: int, width: int, x_u8: torch.Tensor) -> float:
-    """Floating-point operations of one genzoo training step (matrix products and convolutions, forward and
-    backward), counted by torch's FlopCounterMode."""
+def step_flops(size: int, channels: int, width: int, x_u8: torch.Tensor) -> tuple[float, float]:
+    """Floating-point operations of one training step of genzoo and of the reference (matrix products and
+    convolutions, forward and backward), counted by torch's FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
     algo = genzoo_algo(size, channels, width, "fp32")
     data, sampler = Dataset("bench", x_u8), BatchSampler(len(x_u8), BATCH, seed=0)
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as ours:
         algo.train_step(lambda: data.batch(sampler.next()), 1)
-    return float(counter.get_total_flops())
+    with FlopCounterMode(display=False) as ref:
+        reference_step(*reference_setup(size, channels, width), data.batch(torch.arange(BATCH))["x"])
+    return float(ours.get_total_flops()), float(ref.get_total_flops())
 
 
 def gemm_peak(dtype: torch.dtype, n: int = 2048) -> float:
@@ -198,8 +208,10 @@ def main() -> None:
                 figs.setdefault(f"genzoo {auto} + compile", []).append(
                     genzoo_round(size, channels, width, auto, args.steps, x, compile=True, timings=timings))
         ref = statistics.median(figs[ref_name])
-        flops = step_flops(size, channels, width, x) / BATCH
-        print(f"\n{size}x{size}x{channels}, width {width} ({flops / 1e9:.2f} GFLOP per trained image in genzoo's step):")
+        flops, ref_flops = (f / BATCH for f in step_flops(size, channels, width, x))
+        print(f"\n{size}x{size}x{channels}, width {width} (GFLOP per trained image: genzoo {flops / 1e9:.2f}, "
+              f"reference {ref_flops / 1e9:.2f}; the reference runs at {ref * ref_flops / 1e9:.0f} GFLOP/s, "
+              f"{ref * ref_flops / 1e9 / peaks['fp32']:.0%} of fp32 peak):")
         for name, vals in figs.items():
             if vals:
                 med = statistics.median(vals)
@@ -208,6 +220,9 @@ def main() -> None:
                     if name != ref_name else ""
                 print(f"  {name:<30} {' '.join(f'{v:7.1f}' for v in vals)} img/s   median {med:7.1f}   "
                       f"x{med / ref:.2f} of the reference{share}")
+        best = max(peaks.values()) * 1e9 / flops
+        print(f"  ceiling: genzoo's step at 100 % of this CPU's best peak would give {best:,.0f} img/s, "
+              f"x{best / ref:.2f} of the reference")
         if timings:
             print(f"  (torch.compile: {timings['compile_s']:.0f} s before the first steps, not in the img/s above)")
         for p in sorted({auto, "fp32"}):

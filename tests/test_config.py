@@ -101,6 +101,11 @@ def test_bad_device_forms(device):
     ("loss.l1_weight", -1, ">= 0"),
     ("model.z_scale", 0, "model.z_scale must be a finite number > 0"),
     ("watch.lr_factor", 0, "watch.lr_factor must be a finite number in (0, 1], got 0.0"),
+    ("model.pack", 0, "model.pack must be in [1, 1024], got 0"),
+    ("model.maxout_pieces", 0, "model.maxout_pieces must be >= 1, got 0"),
+    ("model.maxout_hidden", -3, ">= 1"),
+    ("model.maxout_layers", 0, ">= 1"),
+    ("train.minutes", -1, "train.minutes must be a finite number >= 0, got -1.0"),
 ])
 def test_ranges_are_checked_when_set(key, value, needle):
     assert needle in _err(key, value)

@@ -19,6 +19,7 @@ RANGES: dict[str, str] = {
     "model.d_width": ">=1", "model.mlp_hidden": ">=1", "model.mlp_layers": ">=0", "model.d_dropout": "[0,1)",
     "model.fc_hidden": ">=0", "model.num_classes": ">=1", "model.info_cat": ">=1", "model.info_cont": ">=0",
     "model.sigma": ">=0", "model.unet_depth": "[0,8]", "model.patch_layers": ">=0", "model.g_dropout": "[0,1)",
+    "model.pack": "[1,1024]", "model.maxout_hidden": ">=1", "model.maxout_layers": ">=1", "model.maxout_pieces": ">=1",
     "loss.clip": ">=0", "loss.gp_weight": ">=0", "loss.label_smoothing": "[0,1)", "loss.label_flip": "[0,1]",
     "loss.instance_noise": ">=0", "loss.aux_weight": ">=0", "loss.info_weight_cat": ">=0",
     "loss.info_weight_cont": ">=0", "loss.consistency": ">=0", "loss.consistency_shift": ">=0",

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genzoo.algos.base import EMA, Algo, grad_norm
+from genzoo.algos.base import EMA, Algo, frozen, grad_norm
 from genzoo.data.augment import random_affine
 from genzoo.losses import GANObjective, acgan_ce, consistency, gradient_penalty, info_terms
 
@@ -249,10 +249,7 @@ class GAN(Algo):
                 images = self.G(latent)
         else:
             latent, images = fake
-        trained = [p for p in self.D.parameters() if p.requires_grad]
-        for p in trained:
-            p.requires_grad_(False)
-        try:
+        with frozen(self.D):
             with self.autocast():
                 f, f_aux = self._disc(images, self.labels_of(latent))
             loss = self.objective.g_loss(f.float())
@@ -261,9 +258,6 @@ class GAN(Algo):
                 loss = loss + self._aux_loss(f_aux, latent, out)
             self.opts["G"].zero_grad(set_to_none=True)
             loss.backward()
-        finally:
-            for p in trained:
-                p.requires_grad_(True)
         if self.probe:
             out["grad_norm_g"] = grad_norm(self.G)
         self.opts["G"].step()

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genzoo.algos.base import Algo, grad_norm
+from genzoo.algos.base import Algo, frozen, grad_norm
 from genzoo.losses import GANObjective, gradient_penalty
 from genzoo.nets.unet import set_dropout
 
@@ -42,18 +42,34 @@ class Pix2Pix(Algo):
         self.nets = {"G": G} | ({"D": D} if D is not None else {})
         self.opts = {"G": opt_g} | ({"D": opt_d} if opt_d is not None else {})
         self.finish_nets(channels_last)
+        self._kept = None  # G's output from D's last step, for G's step
         self.probe = False
 
     def _judge(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """D's patch logits for the pair (a, b), or for b alone with an unconditional D. (B, 1, h, w)"""
         return self.D(torch.cat([a, b], 1) if self.conditional_d else b)
 
-    def d_step(self, batch: dict) -> dict:
+    def train_step(self, next_batch, n_critic: int = 1) -> dict:
+        """``n_critic`` D steps, then G's step on the last D step's batch, reusing G's output for it: one G
+        forward per step, as in the pix2pix authors' code (forward, update D, update G on the same batch)."""
+        if self.D is None:
+            return self.g_step(next_batch())
+        for i in range(n_critic):
+            batch = next_batch()
+            scalars = self.d_step(batch, keep_fake=i == n_critic - 1)
+        scalars.update(self.g_step(batch, fake=self._kept))
+        self._kept = None
+        return scalars
+
+    def d_step(self, batch: dict, keep_fake: bool = False) -> dict:
+        """One D step; ``keep_fake``: G's output keeps its graph for ``g_step`` (``self._kept``)."""
         if self.D is None:  # L1 only: nothing to train here
             return {}
         a, b = self.to_input(batch["a"]), self.to_input(batch["x"])
-        with torch.no_grad(), self.autocast():
-            fake = self.G(a)
+        with torch.set_grad_enabled(keep_fake), self.autocast():
+            kept = self.G(a)
+        fake = kept.detach()
+        self._kept = kept if keep_fake else None
         with self.autocast():
             r, f = self._judge(a, b).float(), self._judge(a, fake).float()
         loss = self.objective.d_loss(r, f, rand_like=self.rand_shard)
@@ -72,21 +88,24 @@ class Pix2Pix(Algo):
         self.objective.clip_weights(self.D)
         return out | {"loss_d": loss.item(), **self.objective.d_scalars(r.detach(), f.detach())}
 
-    def g_step(self, batch: dict) -> dict:
+    def g_step(self, batch: dict, fake: torch.Tensor | None = None) -> dict:
+        """One G step on ``batch``; ``fake``: G(batch's a) kept from D's step. D's weights take no gradient."""
         a, b = self.to_input(batch["a"]), self.to_input(batch["x"])
-        with self.autocast():
-            fake = self.G(a)
+        if fake is None:
+            with self.autocast():
+                fake = self.G(a)
         fake = fake.float()
         l1 = F.l1_loss(fake, b)
         loss, out = self.l1_weight * l1, {"l1": l1.item()}
-        if self.D is not None:
-            with self.autocast():
-                f = self._judge(a, fake).float()
-            adv = self.objective.g_loss(f)
-            loss = loss + adv
-            out["loss_g_adv"] = adv.item()
-        self.opts["G"].zero_grad(set_to_none=True)
-        loss.backward()
+        with frozen(self.D):
+            if self.D is not None:
+                with self.autocast():
+                    f = self._judge(a, fake).float()
+                adv = self.objective.g_loss(f)
+                loss = loss + adv
+                out["loss_g_adv"] = adv.item()
+            self.opts["G"].zero_grad(set_to_none=True)
+            loss.backward()
         if self.probe:
             out["grad_norm_g"] = grad_norm(self.G)
         self.opts["G"].step()

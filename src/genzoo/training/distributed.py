@@ -49,7 +49,7 @@ class Dist:
         ``flags`` or-ed over the ranks, in one all_reduce."""
         if not self.active:
             return scalars, flags
-        keys, k = list(scalars), len(flags)
+        keys = list(scalars)
         t = torch.tensor([float(scalars[k]) for k in keys] + [float(f) for f in flags], dtype=torch.float64)
         dist.all_reduce(t)
         values = (t[:len(keys)] / self.world).tolist()
