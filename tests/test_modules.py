@@ -18,7 +18,7 @@ from genzoo.nets import advgan
 from genzoo.nets import vae
 from genzoo.nets.classifier import LeNet
 from genzoo.nets.conditional import ConditionalD
-from genzoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from genzoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator, ProjectZ
 from genzoo.nets.inception import _MIXED, ConvBN, FIDInceptionV3, Mixed
 from genzoo.nets.maxout import LinearMaxout, MaxoutDiscriminator
 from genzoo.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -43,6 +43,9 @@ def _labels(n=3):
 # name -> (factory of the module, factory of the forward's positional inputs). Several rows may cover one
 # class (its variants); the class is read from the built module.
 CASES = {
+    "ProjectZ": (lambda: ProjectZ(6, 4, 7, 1, 0, bias=True), lambda: (torch.randn(3, 6),)),
+    "ProjectZ-channels-last": (lambda: ProjectZ(6, 4, 7, 1, 0).to(memory_format=torch.channels_last),
+                               lambda: (torch.randn(3, 6),)),
     "DCGANGenerator": (lambda: DCGANGenerator(8, 1, 28, 8),
                        lambda: (torch.randn(3, 8),)),
     "DCGANGenerator-fc-32px": (lambda: DCGANGenerator(

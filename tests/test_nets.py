@@ -67,3 +67,25 @@ def test_layer_norm_critic_scores_each_sample_on_its_own(seed):
         alone = D(x[:1])[0]
         in_batch = D(x)[0]
         assert torch.allclose(alone, in_batch, atol=1e-5) == independent, norm
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_project_z_is_the_transposed_convolution_it_replaces(channels_last):
+    """G's first layer computes, as one matrix product, what ConvTranspose2d(k = s0) gives on a 1 x 1 input."""
+    from genzoo.nets.dcgan import ProjectZ
+
+    torch.manual_seed(0)
+    conv = torch.nn.ConvTranspose2d(10, 6, 7, 1, 0, bias=True)
+    torch.nn.init.normal_(conv.bias)
+    proj = ProjectZ(10, 6, 7, 1, 0, bias=True)
+    proj.load_state_dict(conv.state_dict())
+    if channels_last:
+        proj = proj.to(memory_format=torch.channels_last)
+    z = torch.randn(5, 10, requires_grad=True)
+    y, ref = proj(z), conv(z[:, :, None, None])
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-6)
+    g = torch.randn_like(ref)
+    (gz,) = torch.autograd.grad(y, z, g)
+    (rz,) = torch.autograd.grad(ref, z, g)
+    torch.testing.assert_close(gz, rz, rtol=1e-5, atol=1e-6)
+    assert y.is_contiguous(memory_format=torch.channels_last) == channels_last
