@@ -135,15 +135,25 @@ class Algo:
     # -- one training step: the loop calls this and nothing else --------------------------------------------
     adversarial: bool = False  # True: trained by d_step / g_step against a discriminator (GAN, pix2pix)
 
+    reuses_fake: bool = False  # d_step(batch, keep_fake=True) leaves G's output in _kept for g_step(batch, fake=)
+    _kept = None
+
     def train_step(self, next_batch, n_critic: int = 1) -> dict:
-        """Adversarial algos: ``n_critic`` D steps, then one G step, each on a fresh batch (Goodfellow et al.
-        2014, Alg. 1: k D steps per G step). Others: their one ``step``. Returns the logged scalars."""
+        """Adversarial algos: ``n_critic`` D steps, each on a fresh batch, then one G step (Goodfellow et al.
+        2014, Alg. 1: k D steps per G step). With ``reuses_fake`` the G step trains on the last D step's batch
+        and on the output G made for it, so one G forward serves both steps (as pytorch/examples' DCGAN and the
+        pix2pix authors' code do); otherwise on a fresh batch. Others: their one ``step``. Returns the logged
+        scalars."""
         if not self.adversarial:
             return self.step(next_batch())
-        for _ in range(n_critic):
-            scalars = self.d_step(next_batch())
-        scalars.update(self.g_step(next_batch()))
-        return scalars
+        for i in range(n_critic):
+            batch = next_batch()
+            scalars = self.d_step(batch, keep_fake=True) if self.reuses_fake and i == n_critic - 1 \
+                else self.d_step(batch)
+        if not self.reuses_fake:
+            return scalars | self.g_step(next_batch())
+        fake, self._kept = self._kept, None
+        return scalars | self.g_step(batch, fake=fake)
 
     def batches_per_step(self, n_critic: int) -> int:
         """Batches one ``train_step`` consumes for D (the images/s the log reports count these)."""

@@ -58,6 +58,7 @@ class GANOptions:
 
 class GAN(Algo):
     adversarial = True  # n_critic D steps per G step
+    reuses_fake = True  # G's step reuses the G forward of D's last step (Algo.train_step)
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  options: GANOptions | None = None, *, device: torch.device, precision: str = "fp32",
@@ -82,7 +83,6 @@ class GAN(Algo):
         self.ema = EMA(G, o.ema) if o.ema > 0 else None
         if self.ema:
             self.nets["G_ema"] = self.ema.net
-        self._kept = None   # (latent, G(latent)) from D's last step, for G's step
         self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
     # -- state: D's step count drives the instance-noise annealing, so it is part of exact resume --
@@ -183,16 +183,6 @@ class GAN(Algo):
         return self.objective.d_loss(r, f, rand_like=self.rand_shard)
 
     # -- steps ----------------------------------------------------------------------
-    def train_step(self, next_batch, n_critic: int = 1) -> dict:
-        """``n_critic`` D steps, then G's step on the images G made for the last of them: one G forward
-        serves both (as in the pytorch/examples DCGAN), instead of a no-grad forward for D whose result is
-        thrown away and a second one for G."""
-        for i in range(n_critic):
-            scalars = self.d_step(next_batch(), keep_fake=i == n_critic - 1)
-        scalars.update(self.g_step(None, fake=self._kept))
-        self._kept = None
-        return scalars
-
     def d_step(self, batch: dict, keep_fake: bool = False) -> dict:
         """One D step. ``keep_fake``: G's forward keeps its graph, and (latent, fake) wait in ``self._kept``
         for ``g_step`` to reuse."""

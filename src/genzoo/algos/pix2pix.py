@@ -28,6 +28,7 @@ MODES = ("l1+cgan", "l1", "cgan", "l1+gan")
 
 class Pix2Pix(Algo):
     adversarial = True  # n_critic D steps per G step
+    reuses_fake = True  # G's step reuses the G forward of D's last step (Algo.train_step)
 
     def __init__(self, G: nn.Module, D: nn.Module | None, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer | None, *, device: torch.device,
@@ -42,7 +43,6 @@ class Pix2Pix(Algo):
         self.nets = {"G": G} | ({"D": D} if D is not None else {})
         self.opts = {"G": opt_g} | ({"D": opt_d} if opt_d is not None else {})
         self.finish_nets(channels_last)
-        self._kept = None  # G's output from D's last step, for G's step
         self.probe = False
 
     def _judge(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -50,16 +50,11 @@ class Pix2Pix(Algo):
         return self.D(torch.cat([a, b], 1) if self.conditional_d else b)
 
     def train_step(self, next_batch, n_critic: int = 1) -> dict:
-        """``n_critic`` D steps, then G's step on the last D step's batch, reusing G's output for it: one G
-        forward per step, as in the pix2pix authors' code (forward, update D, update G on the same batch)."""
+        """Algo.train_step, which reuses G's output of D's last step for G's step on the same batch (the pix2pix
+        authors' order: forward, update D, update G); without a D (mode l1), one G step per batch."""
         if self.D is None:
             return self.g_step(next_batch())
-        for i in range(n_critic):
-            batch = next_batch()
-            scalars = self.d_step(batch, keep_fake=i == n_critic - 1)
-        scalars.update(self.g_step(batch, fake=self._kept))
-        self._kept = None
-        return scalars
+        return super().train_step(next_batch, n_critic)
 
     def d_step(self, batch: dict, keep_fake: bool = False) -> dict:
         """One D step; ``keep_fake``: G's output keeps its graph for ``g_step`` (``self._kept``)."""
