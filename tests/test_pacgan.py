@@ -27,6 +27,11 @@ def test_linear_maxout_against_a_hand_computation():
     # unit 0: max(x1, x2, -x1-x2+0.5); unit 1: max(2 x1, -2 x2, x1+x2-10)
     want = torch.tensor([[2., 2.], [3., -1.]])  # (-3, 0.5): max(-3, 0.5, 3) = 3; max(-6, -1, -12.5) = -1
     assert torch.allclose(layer(x), want)
+    # the gradient reaches only the winning piece of each unit, so d sum(out) / dx is the sum of the winners'
+    # weight rows. x0: unit 0's piece 1 (0, 1) and unit 1's piece 0 (2, 0); x1: piece 2 (-1, -1) and piece 1 (0, -2)
+    x.requires_grad_(True)
+    layer(x).sum().backward()
+    assert torch.allclose(x.grad, torch.tensor([[2., 1.], [-1., -3.]]))
 
 
 def test_maxout_d_shapes_and_init():

@@ -23,7 +23,9 @@ class LinearMaxout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.linear(x).view(*x.shape[:-1], self.out_features, self.pieces)  # (B, out, pieces)
-        return h.amax(-1)  # (B, out)
+        # max() rather than amax(): its backward scatters the gradient to the winning piece by index, where
+        # amax's compares, counts and divides (a third of a PacGAN step); the two differ only on exact ties
+        return h.max(-1).values  # (B, out)
 
 
 class MaxoutDiscriminator(nn.Module):
