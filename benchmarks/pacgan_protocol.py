@@ -4,6 +4,8 @@ Full protocol (10 runs per row, 400 epochs = 400,000 steps per run; hours of CPU
     python benchmarks/pacgan_protocol.py --runs 10 --jobs 8
 Short budget (what docs/results/modes.md reports):
     python benchmarks/pacgan_protocol.py --runs 1 --epochs 1 --recipes gan,pacgan2 --jobs 2
+One run's path to the full budget, evaluated along the way (each budget continues the last):
+    python benchmarks/pacgan_protocol.py --runs 1 --recipes gan --mixtures ring8 --epochs 25,50,100,200,400
 Same as `genzoo experiment modes --mixture M --protocol pacgan ...` for each mixture; finished runs are reused.
 """
 import argparse
@@ -14,14 +16,17 @@ from genzoo.studies.modes import modes_experiment, report
 
 p = argparse.ArgumentParser()
 p.add_argument("--runs", type=int, default=10)
-p.add_argument("--epochs", type=float, default=None, help="default: the protocol's 400")
+p.add_argument("--epochs", default=None,
+               help="default: the protocol's 400; a comma list evaluates the same runs at each budget in turn")
 p.add_argument("--recipes", default="gan,pacgan2,pacgan3,pacgan4")
 p.add_argument("--mixtures", default="ring8,grid25")
 p.add_argument("--jobs", type=int, default=1)
 p.add_argument("--out", default="runs/bench-pacgan")
 a = p.parse_args()
+budgets = [float(e) for e in a.epochs.split(",")] if a.epochs else [None]
 for mix in a.mixtures.split(","):
     t = time.time()
-    r = modes_experiment(mix, a.recipes.split(","), a.runs, Path(a.out), "pacgan", a.epochs, a.jobs)
-    print(report(r))
-    print(f"wall {time.time() - t:.0f} s\n")
+    for epochs in budgets:  # a longer budget continues the runs of the shorter one
+        r = modes_experiment(mix, a.recipes.split(","), a.runs, Path(a.out), "pacgan", epochs, a.jobs)
+        print(report(r))
+        print(f"wall so far {time.time() - t:.0f} s\n", flush=True)
