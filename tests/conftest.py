@@ -91,3 +91,22 @@ def cifar_test(tmp_path_factory, data_root) -> Path:
     with tarfile.open(data_root / "cifar10" / "cifar10-jpeg-test.tar.gz") as tar:
         tar.extractall(out, filter="data")
     return out
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    """Inception weights in the standard file layout (no real ones exist offline): random weights and BN
+    statistics, no num_batches_tracked, plus a stray key. Returns (path of the .pth, the state dict)."""
+    from genzoo.nets.inception import FIDInceptionV3
+
+    torch.manual_seed(0)
+    state = FIDInceptionV3().state_dict()
+    for k, v in state.items():
+        if k.endswith("running_var"):
+            v.uniform_(0.5, 2.0)
+        elif k.endswith("running_mean") or k.endswith(".bias"):
+            v.normal_(0, 0.1)
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    path = tmp_path_factory.mktemp("w") / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save({**state, "AuxLogits.fc.weight": torch.zeros(1008, 768)}, path)
+    return path, state

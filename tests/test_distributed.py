@@ -325,6 +325,29 @@ def test_distributed_evaluate_and_sample_equal_one_process(tmp_path, monkeypatch
     assert a.shape == b.shape == (37, 28, 28, 1) and np.array_equal(a, b)
 
 
+def test_distributed_inception_and_likelihood_equal_one_process(tmp_path, monkeypatch, random_weights):
+    """The sharded Inception features (random weights in the standard layout) and the VAE's test likelihood,
+    split over 2 ranks by test batches (2,000 test images at k = 100: 4 batches), equal one process's."""
+    for k, v in env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the Inception reference cache, for both runs
+    run = tmp_path / "vae"
+    assert main(["train", "vae", "--dataset", "embedded", "--set", "model.mlp_hidden=32", "--batch-size", "16",
+                 "--steps", "2", *QUIET, "--out", str(run)]) == 0
+    evaluate = ["evaluate", str(run), "--samples", "21", "--metrics", "kid,is,pr", "--k", "100", "--seed", "3",
+                "--inception-weights", str(random_weights[0])]
+    assert main(evaluate) == 0
+    (run / "metrics.json").rename(tmp_path / "one.json")
+    cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+           "-m", "genzoo"]
+    r = subprocess.run([*cmd, *evaluate], capture_output=True, text=True, timeout=180, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-2000:]
+    one, two = _metric_values(tmp_path / "one.json"), _metric_values(run / "metrics.json")
+    assert {"kid[inception-v3]", "is[inception-v3]", "nll[k=100]", "elbo", "rec_mse"} <= one.keys() == two.keys()
+    for k in one:
+        assert abs(one[k] - two[k]) <= 1e-6 * max(1.0, abs(one[k])), (k, one[k], two[k])
+
+
 def test_shards_and_gather_rows_single_process():
     from genzoo.training.distributed import Dist, shard
 

@@ -1,6 +1,7 @@
 """The optional Inception FID: the network's layout and numerics, safe weight loading, the evaluate flags.
 
-No real Inception weights exist offline, so these tests use random weights in the standard file layout.
+No real Inception weights exist offline, so these tests use random weights in the standard file layout
+(conftest's ``random_weights``).
 The layout (tests/data/inception_layout.json) was written from torch-fidelity's extractor by
 ``benchmarks/inception_check.py --write-layout``, which also checks that genzoo's network gives the same
 features bit for bit with the same weights.
@@ -24,22 +25,6 @@ def private_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached weights unless a test puts them there
     monkeypatch.delenv("GENZOO_INCEPTION_WEIGHTS", raising=False)
-
-
-@pytest.fixture(scope="module")
-def random_weights(tmp_path_factory) -> tuple[Path, dict]:
-    """A standard-layout .pth: random weights and BN statistics, no num_batches_tracked, plus a stray key."""
-    torch.manual_seed(0)
-    state = FIDInceptionV3().state_dict()
-    for k, v in state.items():
-        if k.endswith("running_var"):
-            v.uniform_(0.5, 2.0)
-        elif k.endswith("running_mean") or k.endswith(".bias"):
-            v.normal_(0, 0.1)
-    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    path = tmp_path_factory.mktemp("w") / "pt_inception-2015-12-05-6726825d.pth"
-    torch.save({**state, "AuxLogits.fc.weight": torch.zeros(1008, 768)}, path)
-    return path, state
 
 
 def test_layout_matches_the_standard_weight_files():

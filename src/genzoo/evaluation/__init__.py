@@ -52,9 +52,10 @@ def evaluate(target, *, n: int | None = None, seed: int = 0, metrics: str | list
     ``out``: a folder for metrics.json and modes.png (runs write into their own directory).
 
     Under torchrun (WORLD_SIZE > 1) every rank calls this: the ranks draw the same latents, each generates and
-    extracts the classifier features of its contiguous share, the shares are all-gathered, and rank 0 computes
-    the metrics (Inception and likelihood metrics, toy, Stacked-MNIST and pix2pix runs: rank 0 alone) and
-    writes; every rank returns the same dict, equal to one process's to float tolerance.
+    extracts the classifier (and Inception) features of its contiguous share, the shares are all-gathered, and
+    rank 0 computes the metrics and writes; the AE/VAE test likelihood is split over the ranks by test batches.
+    Toy, Stacked-MNIST and pix2pix runs are evaluated by rank 0 alone. Every rank returns the same dict, equal
+    to one process's to float tolerance.
     """
     opts = Options(n=n, seed=seed, metrics=parse_metrics(metrics), k=k, inception=inception, progress=progress)
     if distributed.world_size_from_env() > 1:
@@ -124,33 +125,40 @@ def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: 
     the samples' classifier features and the reference stamp, for callers that add code metrics)."""
     from genzoo.evaluation.inception import add_inception, inception_weights
     from genzoo.metrics.classifier import extractor_key, load_classifier
-    from genzoo.metrics.features import reference
+    from genzoo.metrics.features import extract, reference
 
     n, d = len(images_u8), opts.dist
-    weights = inception_weights(opts.inception, opts.metrics, n)
+    weights = inception_weights(opts.inception, opts.metrics, n, say=d.is_main)
     key = extractor_key(spec)
     clf = load_classifier(key)
-    fake = _extract(clf[0], images_u8, d)  # under torchrun: each rank its share, all-gathered
+    fake = _extract(lambda x: extract(clf[0], x), images_u8, d)  # under torchrun: each rank its share, gathered
+    if weights is not None:  # the 299 x 299 Inception passes are the slow part: sharded the same way
+        from genzoo.metrics.inception import extract_inception, load_inception
+        inception, digest = load_inception(weights)
+        fake_inception = _extract(lambda x: extract_inception(inception, x, progress=opts.progress and d.is_main,
+                                                              desc="inception: samples"), images_u8, d)
 
-    def finish():  # rank 0 alone under torchrun: the reference cache, the metrics, modes.png, Inception
+    def finish():  # rank 0 alone under torchrun: the reference caches, the metrics, modes.png
         ref, stamp = reference(spec, key, n, root, classifier=clf)
         result = {"genzoo_version": __version__, **(extra or {"samples": n}), "dataset": spec,
                   "metrics": sample_metrics(fake, ref, stamp, opts.metrics, out_dir,
                                             title or f"classes of {n} samples")}
-        add_inception(result, images_u8, spec, root, n, opts.metrics, weights, opts.progress)
+        if weights is not None:
+            add_inception(result, fake_inception, inception, digest, spec, root, n, opts.metrics, opts.progress)
         return result, stamp
 
     result, stamp = d.main_result(finish)
     return result, fake, stamp
 
 
-def _extract(net, images_u8: torch.Tensor, d: Dist):
-    """The classifier's features of ``images_u8``; under torchrun each rank extracts its contiguous share."""
-    from genzoo.metrics.features import Features, extract
+def _extract(features, images_u8: torch.Tensor, d: Dist):
+    """``features(images)`` (a Features of per-image rows); under torchrun each rank takes its contiguous share
+    of the images and the rows are all-gathered in rank order, so every rank holds what one process computes."""
+    from genzoo.metrics.features import Features
 
     if not d.active or len(images_u8) < d.world:
-        return extract(net, images_u8)
-    mine = extract(net, images_u8[d.shard(len(images_u8))])
+        return features(images_u8)
+    mine = features(images_u8[d.shard(len(images_u8))])
     return Features(d.gather_rows(torch.from_numpy(mine.feats)).numpy(),
                     d.gather_rows(torch.from_numpy(mine.probs)).numpy())
 
@@ -195,18 +203,14 @@ def _image_run(run: Run, opts: Options) -> dict:
                                           extra={**head, "seed": opts.seed})
     result["metrics"].update(code_metrics(run.algo, z, fake.probs.argmax(1), stamp))
     if run.traits.likelihood:
-        result = opts.dist.main_result(_likelihood_side, run, opts, result)  # rank 0 alone under torchrun
-    return result
+        from genzoo.evaluation.figures import autoencoder_figures
+        from genzoo.evaluation.likelihood import likelihood_metrics
 
-
-def _likelihood_side(run: Run, opts: Options, result: dict) -> dict:
-    from genzoo.evaluation.likelihood import likelihood_metrics
-    from genzoo.evaluation.figures import autoencoder_figures
-
-    test = run.dataset("test")
-    result["metrics"] = {**likelihood_metrics(run.cfg, run.algo, test, opts.k, opts.seed, opts.progress),
-                         **result["metrics"]}
-    autoencoder_figures(run.algo, test, run.path, f"{run.cfg.recipe} step {run.step}: test encodings")
+        test = run.dataset("test")  # the likelihood terms sharded over the ranks under torchrun, the figures rank 0's
+        result["metrics"] = {**likelihood_metrics(run.cfg, run.algo, test, opts.k, opts.seed, opts.progress,
+                                                  opts.dist), **result["metrics"]}
+        opts.dist.main_result(autoencoder_figures, run.algo, test, run.path,
+                          f"{run.cfg.recipe} step {run.step}: test encodings")
     return result
 
 

@@ -5,16 +5,21 @@ import torch
 
 from genzoo import __version__
 from genzoo.errors import GenzooError
+from genzoo.training.distributed import Dist
 
 
-def likelihood_metrics(cfg, algo, test, k: int, seed: int = 0, progress: bool = False) -> dict:
-    """AE/VAE runs: ELBO, importance-sampled NLL and reconstruction error on the whole test split ``test``."""
-    from genzoo.metrics.likelihood import heldout_likelihood
+def likelihood_metrics(cfg, algo, test, k: int, seed: int = 0, progress: bool = False, d: Dist = Dist()) -> dict:
+    """AE/VAE runs: ELBO, importance-sampled NLL and reconstruction error on the whole test split ``test``.
+    Under torchrun each rank takes a contiguous share of the test batches and the per-image values are
+    all-gathered, so the means equal one process's."""
+    from genzoo.metrics.likelihood import batch_count, heldout_terms
 
     if k < 1:
         raise GenzooError("--k must be at least 1")
     b = test.batch(torch.arange(len(test)))
-    r = heldout_likelihood(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed, progress=progress)
+    terms = heldout_terms(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed,
+                          progress=progress and d.is_main, part=d.shard(batch_count(len(test), k)))
+    r = {key: d.gather_rows(v).mean().item() for key, v in terms.items()}
     base = {"n": len(test), "reference": f"{cfg.data.dataset}:test", "unit": "nats per image",
             "binarised": bool(algo.binarize), "likelihood": algo.likelihood, "genzoo_version": __version__}
     out = {"rec_nll": {"value": r["rec_nll"], **base}, "rec_mse": {"value": r["rec_mse"], **base,

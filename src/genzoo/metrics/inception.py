@@ -135,18 +135,15 @@ def extract_inception(net: FIDInceptionV3, images_u8: torch.Tensor, batch: int =
     return Features(torch.cat(feats).numpy(), torch.cat(probs).numpy())
 
 
-def inception_features(fake_u8: torch.Tensor, spec: str, root: str | None, n: int, weights: Path,
-                       progress: bool = False) -> tuple[Features, Features, dict]:
-    """Inception features of generated uint8 images and of the test split of ``spec`` (cached), and the stamp
-    (reference, n_reference, extractor, weights_sha256) that the metrics computed on them carry."""
+def inception_reference(net: FIDInceptionV3, digest: str, spec: str, root: str | None, n: int,
+                        progress: bool = False) -> tuple[Features, dict]:
+    """Inception features of the test split of ``spec`` (cached; the first ``n`` images, at most all), and the
+    stamp (reference, n_reference, extractor, weights_sha256) that metrics computed against them carry."""
     from genzoo.data import load_dataset
     from genzoo.metrics.features import cached_features
 
-    net, digest = load_inception(weights)
     data = load_dataset(spec, "test", root)
     n_ref = min(n, len(data))
     ref = cached_features(data, spec, "test", n_ref, {"extractor": EXTRACTOR, "weights_sha256": digest},
                           lambda x: extract_inception(net, x, progress=progress, desc="inception: real test split"))
-    fake = extract_inception(net, fake_u8, progress=progress, desc="inception: samples")
-    return fake, ref, {"reference": f"{spec}:test", "n_reference": n_ref, "extractor": EXTRACTOR,
-                       "weights_sha256": digest}
+    return ref, {"reference": f"{spec}:test", "n_reference": n_ref, "extractor": EXTRACTOR, "weights_sha256": digest}
