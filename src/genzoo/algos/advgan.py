@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from genzoo.algos.base import Algo, grad_norm
+from genzoo.algos.base import Algo
 from genzoo.algos.pix2pix import triplets
 from genzoo.losses import GANObjective
 
@@ -52,10 +52,8 @@ class AdvGAN(Algo):
             fake, _ = self.attack(x)
         r, f = self.D(x), self.D(fake)
         loss = self.objective.d_loss(r, f)
-        self.opts["D"].zero_grad(set_to_none=True)
-        loss.backward()
-        out = {"grad_norm_d": grad_norm(self.D)} if self.probe else {}
-        self.opts["D"].step()
+        norm = self.optimize("D", loss, self.D if self.probe else None)
+        out = {"grad_norm_d": norm} if self.probe else {}
         return out | {"loss_d": loss.item(), **self.objective.d_scalars(r.detach(), f.detach())}
 
     def g_step(self, batch: dict) -> dict:
@@ -67,10 +65,8 @@ class AdvGAN(Algo):
         size = (d / 2).flatten(1).norm(dim=1)  # L2 in [0, 1] pixel units
         hinge = (size - self.hinge_c).clamp_min(0).mean()
         loss = self.adv_weight * adv + gan + self.hinge_weight * hinge
-        self.opts["G"].zero_grad(set_to_none=True)
-        loss.backward()
-        out = {"grad_norm_g": grad_norm(self.G)} if self.probe else {}
-        self.opts["G"].step()
+        norm = self.optimize("G", loss, self.G if self.probe else None)
+        out = {"grad_norm_g": norm} if self.probe else {}
         fooled = (logits.argmax(1) != y).float().mean().item()
         return out | {"loss_g": loss.item(), "loss_adv": adv.item(), "loss_g_gan": gan.item(),
                       "hinge": hinge.item(), "l2": size.mean().item(), "fooled": fooled}

@@ -44,15 +44,20 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def resolve_precision(name: str, device: torch.device, conv: bool = True) -> str:
-    """'auto' -> bf16 for conv nets where the hardware has native bf16. Small MLPs (toy data)
-    stay in fp32: there the casts cost more than the matmuls save (benchmarks/throughput.py).
+    """'auto' -> bf16 for conv nets where the hardware has native bf16, fp16 (with gradient scalers) on CUDA
+    GPUs without it, fp32 otherwise. Small MLPs (toy data) stay in fp32: there the casts cost more than the
+    matmuls save (benchmarks/throughput.py).
     GENZOO_PRECISION=fp32|bf16 overrides what 'auto' picks (the test suite pins fp32 with it, so
     results do not depend on whether this CPU has native bf16)."""
     if name == "auto":
         forced = os.environ.get("GENZOO_PRECISION", "").strip().lower()
         if forced in ("fp32", "bf16"):
             return forced
-        return "bf16" if conv and bf16_supported(device) else "fp32"
+        if not conv:
+            return "fp32"
+        if bf16_supported(device):
+            return "bf16"
+        return "fp16" if device.type == "cuda" else "fp32"
     return name
 
 
@@ -93,6 +98,46 @@ class Algo:
         self.device, self.precision = device, precision
         self.channels_last = False
         self.rank, self.world = 0, 1  # set by the training loop under torchrun (genzoo.training.distributed)
+        self.reduce_grads = None      # under torchrun: averages an optimizer's gradients over the ranks
+        self.scalers: dict[str, torch.amp.GradScaler] = {}  # fp16: one gradient scaler per optimizer
+        self.fp16_skips = 0           # optimizer steps the scalers skipped (their gradients overflowed fp16)
+
+    def scaler(self, name: str) -> torch.amp.GradScaler | None:
+        """fp16's gradient scaler of optimizer ``name`` (made on first use), None in other precisions. Each
+        optimizer has its own: G's and D's losses differ in size, and one skipped step must not skip the other."""
+        if self.precision != "fp16":
+            return None
+        if name not in self.scalers:
+            self.scalers[name] = torch.amp.GradScaler(self.device.type)
+        return self.scalers[name]
+
+    def optimize(self, name: str, loss: torch.Tensor, probe: nn.Module | None = None) -> float | None:
+        """One step of optimizer ``name`` on ``loss``, the one way every algo updates its weights: zero the
+        gradients, backward (fp16: of the loss times the scaler's factor), average them over the ranks under
+        torchrun, unscale (fp16), step (fp16: skipped when a gradient is inf or nan, and the factor lowered).
+        Returns the L2 norm of ``probe``'s gradients as they enter the step, when ``probe`` is given."""
+        opt, scaler = self.opts[name], self.scaler(name)
+        opt.zero_grad(set_to_none=True)
+        (loss if scaler is None else scaler.scale(loss)).backward()
+        if self.reduce_grads is not None:  # before the scaler's inf check, so every rank decides alike
+            self.reduce_grads(opt)
+        if scaler is not None:
+            scaler.unscale_(opt)
+        norm = grad_norm(probe) if probe is not None else None
+        if scaler is None:
+            opt.step()
+        else:
+            factor = scaler.get_scale()
+            scaler.step(opt)
+            scaler.update()
+            self.fp16_skips += scaler.get_scale() < factor  # the factor drops exactly when the step was skipped
+        return norm
+
+    def loss_scale(self, name: str) -> float:
+        """The factor fp16's scaler multiplies optimizer ``name``'s loss by (1 otherwise); the WGAN-GP penalty
+        scales its inner gradient by it too, so that gradient does not underflow in fp16."""
+        scaler = self.scaler(name)
+        return 1.0 if scaler is None else scaler.get_scale()
 
     def draw_shard(self, draw, n: int, dim: int = 0) -> torch.Tensor:
         """Random numbers that belong to samples, for this rank's ``n`` of them: ``draw(world * n)`` makes them
@@ -139,6 +184,15 @@ class Algo:
     _kept = None
 
     def train_step(self, next_batch, n_critic: int = 1) -> dict:
+        """One training step (``_train_step``); in fp16, ``fp16_skipped`` counts the optimizer steps of it that the
+        gradient scalers skipped, whose losses may be inf without the run diverging."""
+        skips = self.fp16_skips
+        scalars = self._train_step(next_batch, n_critic)
+        if self.fp16_skips > skips:
+            scalars["fp16_skipped"] = self.fp16_skips - skips
+        return scalars
+
+    def _train_step(self, next_batch, n_critic: int = 1) -> dict:
         """Adversarial algos: ``n_critic`` D steps, each on a fresh batch, then one G step (Goodfellow et al.
         2014, Alg. 1: k D steps per G step). With ``reuses_fake`` the G step trains on the last D step's batch
         and on the output G made for it, so one G forward serves both steps (as pytorch/examples' DCGAN and the
@@ -169,8 +223,11 @@ class Algo:
         return self.generate(inputs)
 
     def state_dict(self) -> dict:
-        return {"nets": {k: m.state_dict() for k, m in self.nets.items()},
-                "opts": {k: o.state_dict() for k, o in self.opts.items()}}
+        state = {"nets": {k: m.state_dict() for k, m in self.nets.items()},
+                 "opts": {k: o.state_dict() for k, o in self.opts.items()}}
+        if self.precision == "fp16":  # the loss scale and its growth counter, so a resumed run steps the same
+            state["scalers"] = {k: self.scaler(k).state_dict() for k in self.opts}
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         for k, m in self.nets.items():
@@ -178,6 +235,9 @@ class Algo:
         for k, o in self.opts.items():
             o.load_state_dict(state["opts"][k])
             match_param_layout(o)
+        for k, s in state.get("scalers", {}).items():  # absent: saved in another precision, fresh scalers
+            if self.scaler(k) is not None:
+                self.scaler(k).load_state_dict(s)
 
 
 def match_param_layout(opt: torch.optim.Optimizer) -> None:

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genzoo.algos.base import EMA, Algo, frozen, grad_norm
+from genzoo.algos.base import EMA, Algo, frozen
 from genzoo.data.augment import random_affine
 from genzoo.losses import GANObjective, acgan_ce, consistency, gradient_penalty, info_terms
 
@@ -199,12 +199,10 @@ class GAN(Algo):
         r, f = r.float(), f.float()
         extra = {}
         loss = self._d_loss(r, f) + self._d_extras(real, fake, latent, y_real, r, r_aux, f_aux, extra)
-        self.opts["D"].zero_grad(set_to_none=True)
-        loss.backward()
+        norm = self.optimize("D", loss, self.D if self.probe else None)
         out = {}
         if self.probe:
-            out.update(self.objective.accuracy(r.detach(), f.detach()), grad_norm_d=grad_norm(self.D))
-        self.opts["D"].step()
+            out.update(self.objective.accuracy(r.detach(), f.detach()), grad_norm_d=norm)
         self.objective.clip_weights(self.D)
         self.d_steps_done += 1
         return {**out, **extra, "loss_d": loss.item(), **self.objective.d_scalars(r.detach(), f.detach())}
@@ -225,7 +223,8 @@ class GAN(Algo):
             real_p = self._pack(real)
             eps = self.rand_shard(real_p.new_empty(real_p.shape[0], *([1] * (real_p.dim() - 1)), dtype=torch.float32))
             with self.autocast():
-                gp, norms = gradient_penalty(critic, real_p, self._pack(fake.float()), eps=eps)  # per packed input
+                gp, norms = gradient_penalty(critic, real_p, self._pack(fake.float()), eps=eps,
+                                             scale=self.loss_scale("D"))  # per packed input
             loss = loss + self.objective.gp_weight * gp.float()
             out["gp"], out["gp_grad_norm"] = gp.item(), norms.mean().item()
         return loss
@@ -246,11 +245,9 @@ class GAN(Algo):
             out = {"loss_g": loss.item()}
             if f_aux is not None:  # ACGAN: G wants its images classified as intended; InfoGAN: code recoverable
                 loss = loss + self._aux_loss(f_aux, latent, out)
-            self.opts["G"].zero_grad(set_to_none=True)
-            loss.backward()
+            norm = self.optimize("G", loss, self.G if self.probe else None)
         if self.probe:
-            out["grad_norm_g"] = grad_norm(self.G)
-        self.opts["G"].step()
+            out["grad_norm_g"] = norm
         if self.ema:
             self.ema.update(self.G)
         return out

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from genzoo.algos.base import Algo, frozen, grad_norm
+from genzoo.algos.base import Algo, frozen
 from genzoo.losses import GANObjective, gradient_penalty
 from genzoo.nets.unet import set_dropout
 
@@ -49,12 +49,12 @@ class Pix2Pix(Algo):
         """D's patch logits for the pair (a, b), or for b alone with an unconditional D. (B, 1, h, w)"""
         return self.D(torch.cat([a, b], 1) if self.conditional_d else b)
 
-    def train_step(self, next_batch, n_critic: int = 1) -> dict:
-        """Algo.train_step, which reuses G's output of D's last step for G's step on the same batch (the pix2pix
+    def _train_step(self, next_batch, n_critic: int = 1) -> dict:
+        """Algo._train_step, which reuses G's output of D's last step for G's step on the same batch (the pix2pix
         authors' order: forward, update D, update G); without a D (mode l1), one G step per batch."""
         if self.D is None:
             return self.g_step(next_batch())
-        return super().train_step(next_batch, n_critic)
+        return super()._train_step(next_batch, n_critic)
 
     def d_step(self, batch: dict, keep_fake: bool = False) -> dict:
         """One D step; ``keep_fake``: G's output keeps its graph for ``g_step`` (``self._kept``)."""
@@ -72,14 +72,13 @@ class Pix2Pix(Algo):
         if self.objective.gp_weight:
             with self.autocast():
                 eps = self.rand_shard(b.new_empty(b.shape[0], 1, 1, 1, dtype=torch.float32))
-                gp, _ = gradient_penalty(lambda x: self._judge(a, x).flatten(1).mean(1), b, fake.float(), eps=eps)
+                gp, _ = gradient_penalty(lambda x: self._judge(a, x).flatten(1).mean(1), b, fake.float(), eps=eps,
+                                         scale=self.loss_scale("D"))
             loss = loss + self.objective.gp_weight * gp.float()
             out["gp"] = gp.item()
-        self.opts["D"].zero_grad(set_to_none=True)
-        loss.backward()
+        norm = self.optimize("D", loss, self.D if self.probe else None)
         if self.probe:
-            out["grad_norm_d"] = grad_norm(self.D)
-        self.opts["D"].step()
+            out["grad_norm_d"] = norm
         self.objective.clip_weights(self.D)
         return out | {"loss_d": loss.item(), **self.objective.d_scalars(r.detach(), f.detach())}
 
@@ -99,11 +98,9 @@ class Pix2Pix(Algo):
                 adv = self.objective.g_loss(f)
                 loss = loss + adv
                 out["loss_g_adv"] = adv.item()
-            self.opts["G"].zero_grad(set_to_none=True)
-            loss.backward()
+            norm = self.optimize("G", loss, self.G if self.probe else None)
         if self.probe:
-            out["grad_norm_g"] = grad_norm(self.G)
-        self.opts["G"].step()
+            out["grad_norm_g"] = norm
         return out | {"loss_g": loss.item()}
 
     # -- translation ----------------------------------------------------------------------------------

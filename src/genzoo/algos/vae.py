@@ -120,9 +120,7 @@ class VAE(Algo):
         if self.lr_half_life:  # a function of the step alone, so resuming gives the same rate
             for g in opt.param_groups:
                 g["lr"] = self.lr0 * 0.5 ** (self.steps_done / self.lr_half_life)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimize("VAE", loss)
         self.steps_done += 1
         out["loss"] = loss.item()
         if self.kl_warmup:

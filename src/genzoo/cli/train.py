@@ -31,8 +31,9 @@ def _add_train(sub) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--out", help="run directory (default: runs/RECIPE-DATASET)")
     p.add_argument("--seed", type=int, help="seed for initialisation, noise and data order")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                   help="auto uses bf16 autocast where the CPU/GPU supports it natively")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 autocast where the CPU/GPU supports it natively, fp16 on older CUDA GPUs; "
+                        "fp16 trains with a gradient scaler per optimizer")
     p.add_argument("--strict", action="store_true", help="folder datasets: fail on unreadable images instead of skipping")
     p.add_argument("--task", choices=["gray2color", "edges", "downsample", "mask", "ab", "folders"],
                    help="pix2pix: how pairs are made (data.task): built from the dataset (gray2color, edges, "

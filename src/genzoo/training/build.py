@@ -46,6 +46,9 @@ def dataset_for(cfg: Config, split: str = "train") -> Dataset:
 def build_algo(cfg: Config, data_shape: tuple[int, ...], device: torch.device | None = None) -> Algo:
     cfg.validate()  # settings assigned as attributes bypass Config.set's checks
     device = device or resolve_device(cfg.train.device)
+    if device.type == "cuda":  # TF32 for fp32 matrix products and convolutions, where the GPU has it (Ampere on)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     return ALGOS[cfg.family](cfg, tuple(data_shape), device)
 
 

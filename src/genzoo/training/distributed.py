@@ -4,12 +4,13 @@
 LOCAL_RANK; ``setup`` joins them into one process group (nccl on CUDA, gloo on the CPU). Without those
 variables, or with WORLD_SIZE=1, everything here is a no-op and genzoo trains as one process.
 
-Gradients are averaged explicitly, by a pre-step hook on every optimizer: one flat all_reduce of the
-parameters' gradients in a fixed order, just before ``opt.step()``. This is what DistributedDataParallel
-computes, without wrapping the nets: the algos call D through ``D.scores`` and heads, run G under
+Gradients are averaged explicitly: every optimizer step of every algo goes through ``Algo.optimize``, which
+calls ``reduce_gradients`` between the backward and the step (before fp16's gradient scaler unscales and looks
+for infinities, so every rank takes the same decision): one flat all_reduce of the parameters' gradients in a
+fixed order. This is what DistributedDataParallel computes, without wrapping the nets: the algos call D through ``D.scores`` and heads, run G under
 ``no_grad`` in D's step and D in G's step (whose D gradients are never used), and take the WGAN-GP
-penalty's double backward; none of that needs DDP's forward bookkeeping, and the hook reduces each
-optimizer's gradients exactly once per step, whatever the algo did before. See docs/distributed.md.
+penalty's double backward; none of that needs DDP's forward bookkeeping, and each optimizer's gradients are
+reduced exactly once per step, whatever the algo did before. See docs/distributed.md.
 """
 from __future__ import annotations
 
@@ -280,27 +281,23 @@ def check_batch(batch_size: int, world: int, pack: int = 1) -> int:
     return local
 
 
-def average_gradients(opts: dict, world: int) -> list:
-    """Register a pre-step hook on every optimizer that averages its parameters' gradients over the ranks:
-    one flat all_reduce per dtype, parameters in the optimizer's own order, None gradients left None
-    (the same on every rank, since every rank runs the same graph). Returns the hook handles."""
-    def hook(opt, args, kwargs):
-        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-        by_dtype: dict = {}
-        for p in params:
-            by_dtype.setdefault((p.grad.dtype, p.grad.device), []).append(p)
-        for group in by_dtype.values():
-            flat = torch.cat([p.grad.reshape(-1) for p in group])
-            dist.all_reduce(flat)
-            flat /= world
-            offset = 0
-            for p in group:
-                n = p.grad.numel()
-                p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
-                offset += n
-        return None
-
-    return [opt.register_step_pre_hook(hook) for opt in opts.values()]
+def reduce_gradients(opt: torch.optim.Optimizer, world: int) -> None:
+    """Average ``opt``'s parameters' gradients over the ranks (``Algo.optimize`` calls this before each step
+    under torchrun): one flat all_reduce per dtype, parameters in the optimizer's own order, None gradients
+    left None (the same on every rank, since every rank runs the same graph)."""
+    params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+    by_dtype: dict = {}
+    for p in params:
+        by_dtype.setdefault((p.grad.dtype, p.grad.device), []).append(p)
+    for group in by_dtype.values():
+        flat = torch.cat([p.grad.reshape(-1) for p in group])
+        dist.all_reduce(flat)
+        flat /= world
+        offset = 0
+        for p in group:
+            n = p.grad.numel()
+            p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+            offset += n
 
 
-__all__ = ["Dist", "setup", "joined", "shard", "is_main_process", "check_batch", "average_gradients"]
+__all__ = ["Dist", "setup", "joined", "shard", "is_main_process", "check_batch", "reduce_gradients"]

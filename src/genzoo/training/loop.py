@@ -14,6 +14,7 @@ decision it broadcasts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import signal
@@ -151,6 +152,8 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
             scalars = s.algo.train_step(s.next_batch, T.n_critic)
             scalars, (stopping, out_of_time) = d.mean_scalars(scalars, stop.signum is not None,
                                                               time.monotonic() >= deadline)
+            if "fp16_skipped" in scalars:  # an overflow the scaler skipped (it then lowers its factor): not divergence
+                scalars = {k: v for k, v in scalars.items() if math.isfinite(v)}
             alerts = _alerts(s, step, scalars)
             last = step == T.steps or out_of_time
             if main and (step % T.log_every == 0 or last or s.algo.probe or alerts):
@@ -207,7 +210,7 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
             for name, net in algo.nets.items():
                 if name != "G_ema":
                     convert_sync_bn(net, d.device)
-        distributed.average_gradients(algo.opts, d.world)
+        algo.reduce_grads = functools.partial(distributed.reduce_gradients, world=d.world)
         rank_rng = RankRNG(T.seed, d.rank)
         rank_rng.attach(algo.nets.values())
     if T.compile:  # the trained nets' forward through torch.compile (inductor); weights and checkpoints unchanged
