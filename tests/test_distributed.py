@@ -92,6 +92,27 @@ def test_two_ranks_equal_one_process(case, tmp_path, monkeypatch):
     assert r.stdout.count("run: ") == 1  # one line for the job, not one per rank
 
 
+def test_fp16_two_ranks_skip_the_same_steps(tmp_path, monkeypatch):
+    """fp16 WGAN-GP overflows at the scaler's first factors: the ranks average their gradients before the
+    scaler's inf check, so they skip the same steps (no rank waits in a collective the other skipped) and end
+    with one process's loss scales. The weights are compared after 3 steps (5e-5 apart here): later, half
+    precision's rounding grows through Adam's first, sign-like updates (one process with 1 and with 2 threads
+    is 8e-3 apart after 6 steps), as it does in fp32 only much later."""
+    n = 3
+    common = ["wgan-gp", "--dataset", "embedded", *TINY, "--set", "train.n_critic=1", "--set", "train.sync_bn=true", "--precision", "fp16",
+              "--steps", str(n), "--batch-size", "16", *QUIET, "--set", f"train.ckpt_every={n}"]
+    for k, v in env().items():
+        monkeypatch.setenv(k, v)
+    assert main(["train", *common, "--out", str(tmp_path / "one")]) == 0
+    r = torchrun([*common, "--out", str(tmp_path / "two")])
+    assert r.returncode == 0, r.stderr[-2000:]
+    docs = [json.loads((tmp_path / run / "checkpoints" / f"step_{n:06d}.json").read_text()) for run in ("one", "two")]
+    scalers = [d["layout"]["algo"]["scalers"] for d in docs]
+    assert scalers[0] == scalers[1] and scalers[0]["D"]["scale"] < 65536.0, scalers
+    rel, key = worst_relative(weights(tmp_path / "two", n), weights(tmp_path / "one", n))
+    assert rel < 1e-3, f"{key} differs by {rel:.2e} (relative)"
+
+
 GP_WORKER = textwrap.dedent('''
     import sys, torch, torch.distributed as dist
     from genzoo.losses.penalties import gradient_penalty
