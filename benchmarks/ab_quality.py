@@ -1,0 +1,71 @@
+"""Quality at equal steps, before and after a change: does it leave training results statistically the same?
+
+    python benchmarks/ab_quality.py --base 92adfa7^ --recipe dcgan --steps 3000 --seeds 0,1,2
+
+trains RECIPE on MNIST for STEPS steps with each seed twice, once with genzoo as it was at git revision BASE (a
+worktree in a temporary folder, put first on PYTHONPATH) and once with this working tree, alternating, then
+evaluates every run with this working tree's evaluator (10,000 samples against MNIST's test split). Prints each
+run and, per version, mean ± std over the seeds, and the difference of the means in units of the seeds' spread.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import genzoo
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ("fid[lenet-mnist]", "precision", "recall")
+
+p = argparse.ArgumentParser()
+p.add_argument("--base", required=True, help="git revision of the 'before' code")
+p.add_argument("--recipe", default="dcgan")
+p.add_argument("--dataset", default="mnist")
+p.add_argument("--steps", type=int, default=3000)
+p.add_argument("--seeds", default="0,1,2")
+p.add_argument("--threads", type=int, default=None, help="OMP threads of each training (default: torch's choice)")
+p.add_argument("--out", default="runs/bench-ab")
+a = p.parse_args()
+
+tmp = Path(tempfile.mkdtemp(prefix="genzoo-ab-"))
+base_tree = tmp / "base"
+subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base_tree), a.base], check=True,
+               capture_output=True)
+versions = {"before": str(base_tree / "src"), "after": str(ROOT / "src")}
+results: dict[str, list[dict]] = {v: [] for v in versions}
+try:
+    for seed in (int(s) for s in a.seeds.split(",")):
+        for version, src in versions.items():  # alternating, so a slower stretch of the machine hits both
+            out = Path(a.out) / f"{a.recipe}-{version}-seed{seed}"
+            env = dict(os.environ, PYTHONPATH=src)
+            if a.threads:
+                env["OMP_NUM_THREADS"] = str(a.threads)
+            t = time.time()
+            if not (out / "checkpoints").is_dir():
+                subprocess.run([sys.executable, "-m", "genzoo", "train", a.recipe, "--dataset", a.dataset, "--steps",
+                                str(a.steps), "--seed", str(seed), "--out", str(out), "--quiet",
+                                "--set", "train.report=false"], check=True, env=env)
+            wall = time.time() - t
+            m = genzoo.evaluate(out, n=10_000, seed=0, metrics="fid,pr")["metrics"]
+            row = {"seed": seed, "wall_s": wall, **{k: m[k]["value"] for k in KEYS}}
+            results[version].append(row)
+            print(f"{version:6s} seed {seed}: " + ", ".join(f"{k} {row[k]:.3f}" for k in KEYS)
+                  + f" ({wall:.0f} s)", flush=True)
+finally:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_tree)], capture_output=True)
+
+print(f"\n{a.recipe} on {a.dataset}, {a.steps} steps, seeds {a.seeds}; before = {a.base}, after = working tree\n")
+print("| metric | before (mean ± std) | after (mean ± std) | difference / pooled std |\n|---|---|---|---|")
+for k in KEYS:
+    b, c = [r[k] for r in results["before"]], [r[k] for r in results["after"]]
+    sb, sc = (statistics.stdev(x) if len(x) > 1 else 0.0 for x in (b, c))
+    pooled = ((sb ** 2 + sc ** 2) / 2) ** 0.5
+    z = (statistics.mean(c) - statistics.mean(b)) / pooled if pooled else float("nan")
+    print(f"| {k} | {statistics.mean(b):.3f} ± {sb:.3f} | {statistics.mean(c):.3f} ± {sc:.3f} | {z:+.2f} |")
+Path(a.out).mkdir(parents=True, exist_ok=True)
+(Path(a.out) / "ab.json").write_text(json.dumps({"args": vars(a), "results": results}, indent=1))
