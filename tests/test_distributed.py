@@ -1,8 +1,9 @@
 """Distributed training on the CPU with gloo and 2 processes (torchrun), as CI runs it.
 
-Equivalence: 2 ranks x B/2 give the weights of 1 process x B after 20 steps (6 with batch norm in both nets), to 1e-5 relative per tensor (float
-reduction order is the only difference). Exact resume under 2 ranks, rank 0 alone writing, a killed rank, a
-SIGTERM, a two-"node" c10d launch on localhost and the one-line errors of bad input.
+Equivalence: 2 ranks x B/2 give the weights of 1 process x B after 20 steps (3 or 6 with batch norm in both nets),
+to 1e-5 relative per tensor (float reduction order is the only difference), for every family; fp16 skips the same
+steps. Exact resume under 2 ranks, rank 0 alone writing, a rollback, a killed rank, a SIGTERM, a two-"node" c10d
+launch on localhost, sharded evaluation and the one-line errors of bad input.
 """
 from __future__ import annotations
 
@@ -62,18 +63,32 @@ def worst_relative(a: dict, b: dict) -> tuple[float, str]:
     return worst
 
 
-CASES = {  # recipe and settings; 16 images per global batch, 20 steps
+CASES = {  # recipe and settings; 16 images per global batch, 20 steps (or STEPS), 1e-5 (or TOLERANCE)
     "wgan-gp-images": ["wgan-gp", "--dataset", "embedded", *TINY, "--set", "train.n_critic=1",
                        "--set", "train.sync_bn=true"],          # layer-norm critic; G's batch norm synchronised
     "wgan-gp-points": ["wgan-gp", "--dataset", "toy:ring8", "--set", "model.mlp_hidden=32",
                        "--set", "train.n_critic=3"],            # no batch norm anywhere, 3 critic steps
     "vae": ["vae", "--dataset", "embedded", "--set", "model.mlp_hidden=32"],  # binarisation and ε from the shards
     "dcgan-sync-bn": ["dcgan", "--dataset", "embedded", *TINY, "--set", "train.sync_bn=true"],
+    # every family and the other gradient paths: InfoGAN's Q head, ACGAN's labels and classifier head, weight
+    # clipping with 5 critic steps, pix2pix's U-Net and PatchGAN (dropout off: with it the ranks draw their own
+    # masks, so 2 ranks are not 1 process), the deterministic AE
+    "infogan-sync-bn": ["infogan", "--dataset", "embedded", "--set", "model.fc_hidden=32", *TINY,
+                        "--set", "train.sync_bn=true"],
+    "acgan-sync-bn": ["acgan", "--dataset", "embedded", *TINY, "--set", "train.sync_bn=true"],
+    "wgan-clip-points": ["wgan", "--dataset", "toy:ring8", "--set", "model.mlp_hidden=32"],
+    "pix2pix-sync-bn": ["pix2pix", "--dataset", "embedded", "--task", "edges", *TINY, "--set", "model.g_dropout=0",
+                        "--set", "train.sync_bn=true"],
+    "ae": ["ae", "--dataset", "embedded", "--set", "model.mlp_hidden=32"],
 }
 # Batch norm in both nets at width 8: after about 10 steps a unit's pre-activation sits close enough to a
 # ReLU kink that float reduction order flips it, and Adam's early, sign-like updates carry the jump (1e-3
 # relative by step 20, while every step's gradients agree to 1e-7). The comparison stops before that.
-STEPS = {"dcgan-sync-bn": 6}
+# ACGAN crosses 1e-5 on a bias between steps 3 and 6 the same way. pix2pix is more sensitive still: one process
+# with 1 and with 2 threads is 6e-5 apart after 3 steps, so it is held to 1e-4. A sharding mistake (a wrong slice
+# of the batch, labels or noise) shows at the first step, at 1e-2 and more.
+STEPS = {"dcgan-sync-bn": 6, "infogan-sync-bn": 6, "acgan-sync-bn": 3, "pix2pix-sync-bn": 3}
+TOLERANCE = {"pix2pix-sync-bn": 1e-4}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -88,7 +103,7 @@ def test_two_ranks_equal_one_process(case, tmp_path, monkeypatch):
     r = torchrun([recipe, *common, "--out", str(tmp_path / "two")])
     assert r.returncode == 0, r.stderr[-2000:]
     rel, key = worst_relative(weights(tmp_path / "two", n), weights(tmp_path / "one", n))
-    assert rel < 1e-5, f"{case}: {key} differs by {rel:.2e} (relative)"
+    assert rel < TOLERANCE.get(case, 1e-5), f"{case}: {key} differs by {rel:.2e} (relative)"
     assert r.stdout.count("run: ") == 1  # one line for the job, not one per rank
 
 
@@ -111,6 +126,24 @@ def test_fp16_two_ranks_skip_the_same_steps(tmp_path, monkeypatch):
     assert scalers[0] == scalers[1] and scalers[0]["D"]["scale"] < 65536.0, scalers
     rel, key = worst_relative(weights(tmp_path / "two", n), weights(tmp_path / "one", n))
     assert rel < 1e-3, f"{key} differs by {rel:.2e} (relative)"
+
+
+def test_rollback_restores_the_same_checkpoint_on_every_rank(tmp_path):
+    """Learning rates of 1 diverge; with watch.divergence=rollback rank 0 decides, every rank restores the same
+    checkpoint and lowers its rates, and the run finishes. The ranks' weights are compared (checksum) before
+    every checkpoint, so finishing means they agreed after each rollback."""
+    out = tmp_path / "r"
+    r = torchrun(["nsgan", "--dataset", "toy:ring8", "--set", "optim.lr_d=1.0", "--set", "optim.lr_g=1.0",
+                  "--set", "watch.divergence=rollback", "--set", "train.ckpt_every=100", "--set", "data.toy_samples=5000",
+                  "--steps", "600", "--batch-size", "64", *QUIET, "--out", str(out)])
+    assert r.returncode == 0, r.stderr[-2000:]
+    events = [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines() if '"event"' in ln]
+    rollbacks = [e for e in events if e["event"] == "rollback"]
+    assert rollbacks and rollbacks[-1]["lr_d"] < 1.0, events
+    assert r.stderr.count("rolled back to step") == len(rollbacks)  # said once per rollback, by rank 0
+    state, meta = checkpoint.load(checkpoint.latest(out / "checkpoints"))
+    assert meta["step"] == 600 and meta["world_size"] == 2
+    assert state["algo"]["opts"]["D"]["param_groups"][0]["lr"] == rollbacks[-1]["lr_d"]
 
 
 GP_WORKER = textwrap.dedent('''
