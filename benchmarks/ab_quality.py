@@ -41,7 +41,8 @@ results: dict[str, list[dict]] = {v: [] for v in versions}
 try:
     for seed in (int(s) for s in a.seeds.split(",")):
         for version, src in versions.items():  # alternating, so a slower stretch of the machine hits both
-            out = Path(a.out) / f"{a.recipe}-{version}-seed{seed}"
+            tag = a.base.replace("^", "p").replace("~", "t").replace("/", "-") if version == "before" else "head"
+            out = Path(a.out) / f"{a.recipe}-{a.dataset}-{a.steps}-{version}-{tag}-seed{seed}"  # reused if it exists
             env = dict(os.environ, PYTHONPATH=src)
             if a.threads:
                 env["OMP_NUM_THREADS"] = str(a.threads)

@@ -35,7 +35,13 @@ for m in [int(x) for x in a.packs.split(",")]:
     out, wall = Path(f"{a.out}/{name}-s{a.seed}"), 0.0
     for steps in budgets:
         t = time.time()
-        if (out / "checkpoints").is_dir():  # a longer budget continues the run
+        done = genzoo.Run.open(out).step if (out / "checkpoints").is_dir() else -1
+        if done > steps:  # a rerun: this run is past the budget (its latest checkpoint is evaluated below)
+            print(f"{name}: already at step {done}, skipping the {steps}-step budget", flush=True)
+            continue
+        if done == steps:  # trained before: evaluate that checkpoint again
+            run = genzoo.Run.open(out)
+        elif done >= 0:  # a longer budget continues the run
             run = genzoo.train(resume=out, steps=steps, progress=False)
         else:
             run = genzoo.train("dcgan", dataset="stacked-mnist", steps=steps, seed=a.seed, batch_size=64 * m,

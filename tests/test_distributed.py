@@ -1,9 +1,9 @@
 """Distributed training on the CPU with gloo and 2 processes (torchrun), as CI runs it.
 
 Equivalence: 2 ranks x B/2 give the weights of 1 process x B after 20 steps (3 or 6 with batch norm in both nets),
-to 1e-5 relative per tensor (float reduction order is the only difference), for every family; fp16 skips the same
-steps. Exact resume under 2 ranks, rank 0 alone writing, a rollback, a killed rank, a SIGTERM, a two-"node" c10d
-launch on localhost, sharded evaluation and the one-line errors of bad input.
+to 1e-5 relative per tensor (float reduction order is the only difference), for every family but AdvGAN; fp16
+skips the same steps. Exact resume under 2 ranks, rank 0 alone writing, a rollback, a killed rank, a SIGTERM, a
+two-"node" c10d launch on localhost, sharded evaluation and the one-line errors of bad input.
 """
 from __future__ import annotations
 

@@ -49,6 +49,18 @@ def test_scaler_skips_overflowing_steps_then_steps_unscaled():
     assert torch.allclose(fp32.net.weight.detach(), w0 - 0.3 * x) and fp32.scaler("net") is None
 
 
+def test_overflow_at_every_factor_is_reported_as_divergence_once_the_factor_is_below_1():
+    """Skipped steps are expected while the scaler finds its factor; gradients that overflow even below a factor
+    of 1 are divergence. From 2**16 the factor halves per skipped step: steps 1-16 are marked fp16_skipped (the
+    loop then drops their inf losses), step 17 leaves it at 0.5 and is not, so its inf reaches the watchers."""
+    algo = OneLinear("fp16")
+    algo.step = lambda x: {"loss": algo.loss(x).item(), "norm": algo.optimize("net", algo.loss(x))}
+    x = torch.tensor([[float("inf"), 1.0, 1.0]])
+    marks = [algo.train_step(lambda: x).get("fp16_skipped") for _ in range(18)]
+    assert marks[:16] == [1] * 16 and marks[16:] == [None, None]
+    assert algo.scaler("net").get_scale() == 2.0 ** -2 and algo.fp16_skips == 18
+
+
 def test_each_optimizer_has_its_own_scaler_in_the_state():
     algo = OneLinear("fp16")
     algo.opts["other"] = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)

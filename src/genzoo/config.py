@@ -135,7 +135,7 @@ class TrainConfig:
     batch_size: int = 64
     n_critic: int = 1                # D steps per G step (Goodfellow et al. 2014, Alg. 1: k)
     seed: int = 0
-    precision: Precision = "auto"    # auto (bf16 where the hardware has it natively), fp32, bf16, fp16
+    precision: Precision = "auto"    # auto (bf16 where native, fp16 on CUDA GPUs without it), fp32, bf16, fp16
     device: str = "auto"             # auto, cpu, cuda, cuda:N or mps
     log_every: int = 10
     sample_every: int = 250

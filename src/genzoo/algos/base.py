@@ -47,11 +47,11 @@ def resolve_precision(name: str, device: torch.device, conv: bool = True) -> str
     """'auto' -> bf16 for conv nets where the hardware has native bf16, fp16 (with gradient scalers) on CUDA
     GPUs without it, fp32 otherwise. Small MLPs (toy data) stay in fp32: there the casts cost more than the
     matmuls save (benchmarks/throughput.py).
-    GENZOO_PRECISION=fp32|bf16 overrides what 'auto' picks (the test suite pins fp32 with it, so
+    GENZOO_PRECISION=fp32|bf16|fp16 overrides what 'auto' picks (the test suite pins fp32 with it, so
     results do not depend on whether this CPU has native bf16)."""
     if name == "auto":
         forced = os.environ.get("GENZOO_PRECISION", "").strip().lower()
-        if forced in ("fp32", "bf16"):
+        if forced in ("fp32", "bf16", "fp16"):
             return forced
         if not conv:
             return "fp32"
@@ -188,7 +188,8 @@ class Algo:
         gradient scalers skipped, whose losses may be inf without the run diverging."""
         skips = self.fp16_skips
         scalars = self._train_step(next_batch, n_critic)
-        if self.fp16_skips > skips:
+        if self.fp16_skips > skips and min(s.get_scale() for s in self.scalers.values()) >= 1.0:
+            # below a factor of 1 the gradients overflow unscaled: that is divergence, and reported as such
             scalars["fp16_skipped"] = self.fp16_skips - skips
         return scalars
 
@@ -236,7 +237,7 @@ class Algo:
             o.load_state_dict(state["opts"][k])
             match_param_layout(o)
         for k, s in state.get("scalers", {}).items():  # absent: saved in another precision, fresh scalers
-            if self.scaler(k) is not None:
+            if k in self.opts and self.scaler(k) is not None:
                 self.scaler(k).load_state_dict(s)
 
 

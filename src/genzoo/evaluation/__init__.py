@@ -129,12 +129,15 @@ def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: 
 
     n, d = len(images_u8), opts.dist
     weights = inception_weights(opts.inception, opts.metrics, n, say=d.is_main)
+    if d.broadcast(weights is not None):  # rank 0 has weights: every rank must load them, or all stop with one line
+        inception, digest = d.agree(_load_inception, weights, d.rank)
+    else:
+        weights = None
     key = extractor_key(spec)
     clf = load_classifier(key)
     fake = _extract(lambda x: extract(clf[0], x), images_u8, d)  # under torchrun: each rank its share, gathered
     if weights is not None:  # the 299 x 299 Inception passes are the slow part: sharded the same way
-        from genzoo.metrics.inception import extract_inception, load_inception
-        inception, digest = load_inception(weights)
+        from genzoo.metrics.inception import extract_inception
         fake_inception = _extract(lambda x: extract_inception(inception, x, progress=opts.progress and d.is_main,
                                                               desc="inception: samples"), images_u8, d)
 
@@ -149,6 +152,15 @@ def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: 
 
     result, stamp = d.main_result(finish)
     return result, fake, stamp
+
+
+def _load_inception(weights, rank: int):
+    from genzoo.metrics.inception import load_inception
+
+    if weights is None:
+        raise GenzooError(f"rank {rank} finds no Inception weights where rank 0 does; pass --inception-weights PATH "
+                          "on a file system every node sees")
+    return load_inception(weights)
 
 
 def _extract(features, images_u8: torch.Tensor, d: Dist):
