@@ -129,15 +129,14 @@ def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: 
 
     n, d = len(images_u8), opts.dist
     weights = inception_weights(opts.inception, opts.metrics, n, say=d.is_main)
-    if d.broadcast(weights is not None):  # rank 0 has weights: every rank must load them, or all stop with one line
-        inception, digest = d.agree(_load_inception, weights, d.rank)
-    else:
-        weights = None
     key = extractor_key(spec)
     clf = load_classifier(key)
     fake = _extract(lambda x: extract(clf[0], x), images_u8, d)  # under torchrun: each rank its share, gathered
-    if weights is not None:  # the 299 x 299 Inception passes are the slow part: sharded the same way
+    fake_inception = None
+    if d.broadcast(weights is not None):  # rank 0 has weights: every rank must load them, or all stop with one line
         from genzoo.metrics.inception import extract_inception
+        inception, digest = d.agree(_load_inception, weights, d.rank)
+        # the 299 x 299 Inception passes are the slow part: sharded the same way
         fake_inception = _extract(lambda x: extract_inception(inception, x, progress=opts.progress and d.is_main,
                                                               desc="inception: samples"), images_u8, d)
 
@@ -146,7 +145,7 @@ def measure_samples(images_u8: torch.Tensor, spec: str, root: str | None, opts: 
         result = {"genzoo_version": __version__, **(extra or {"samples": n}), "dataset": spec,
                   "metrics": sample_metrics(fake, ref, stamp, opts.metrics, out_dir,
                                             title or f"classes of {n} samples")}
-        if weights is not None:
+        if fake_inception is not None:
             add_inception(result, fake_inception, inception, digest, spec, root, n, opts.metrics, opts.progress)
         return result, stamp
 

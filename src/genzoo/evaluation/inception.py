@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
 from genzoo.errors import GenzooError
 from genzoo.metrics.features import Features
 

@@ -7,9 +7,9 @@ variables, or with WORLD_SIZE=1, everything here is a no-op and genzoo trains as
 Gradients are averaged explicitly: every optimizer step of every algo goes through ``Algo.optimize``, which
 calls ``reduce_gradients`` between the backward and the step (before fp16's gradient scaler unscales and looks
 for infinities, so every rank takes the same decision): one flat all_reduce of the parameters' gradients in a
-fixed order. This is what DistributedDataParallel computes, without wrapping the nets: the algos call D through ``D.scores`` and heads, run G under
-``no_grad`` in D's step and D in G's step (whose D gradients are never used), and take the WGAN-GP
-penalty's double backward; none of that needs DDP's forward bookkeeping, and each optimizer's gradients are
+fixed order. This is what DistributedDataParallel computes, without wrapping the nets: the algos call D
+through ``D.scores`` and heads, run G under ``no_grad`` in D's step and D in G's step (whose D gradients are
+never used), and take the WGAN-GP penalty's double backward; none of that needs DDP's forward bookkeeping, and each optimizer's gradients are
 reduced exactly once per step, whatever the algo did before. See docs/distributed.md.
 """
 from __future__ import annotations
