@@ -163,7 +163,7 @@ def test_adversarial_training_raises_robust_accuracy_on_a_small_problem(k, seed)
         torch.manual_seed(seed(20 + k))
         m = nn.Sequential(nn.Linear(9, 32), nn.ReLU(), nn.Linear(32, 2))
         opt = torch.optim.Adam(m.parameters(), lr=1e-2)
-        for _ in range(300):
+        for _ in range(1000):
             idx = torch.randint(0, len(x), (128,), generator=gen)
             xb, yb = x[idx], y[idx]
             if adv:
@@ -174,4 +174,6 @@ def test_adversarial_training_raises_robust_accuracy_on_a_small_problem(k, seed)
             opt.step()
         xa = pgd(m, xt, yt, eps, steps=20, step_size=0.01, seed=seed(k))
         acc[adv] = (m(xa).argmax(1) == yt).float().mean().item()
-    assert acc[True] > 0.75 and acc[True] > acc[False] + 0.2, acc  # measured: 0.83-0.84 vs 0.56-0.60
+    # measured with 1,000 steps, k = 2, seed offsets 0-9: 0.83-0.86 vs 0.07-0.23 (300 steps left the standard
+    # model half-trained, 0.56-0.67 under attack, and the 0.2 gap failed on some offsets)
+    assert acc[True] > 0.75 and acc[True] > acc[False] + 0.2, acc
