@@ -6,6 +6,9 @@ Short budget (what docs/results/modes.md reports):
     python benchmarks/pacgan_protocol.py --runs 1 --epochs 1 --recipes gan,pacgan2 --jobs 2
 One run's path to the full budget, evaluated along the way (each budget continues the last):
     python benchmarks/pacgan_protocol.py --runs 1 --recipes gan --mixtures ring8 --epochs 25,50,100,200,400
+A variation of the protocol (for the best genzoo configuration), in its own folder:
+    python benchmarks/pacgan_protocol.py --runs 5 --recipes gan --mixtures ring8 --epochs 25 --set optim.ema=0.999 \
+        --out runs/bench-pacgan-ema
 Same as `genzoo experiment modes --mixture M --protocol pacgan ...` for each mixture; finished runs are reused.
 """
 import argparse
@@ -21,12 +24,14 @@ p.add_argument("--epochs", default=None,
 p.add_argument("--recipes", default="gan,pacgan2,pacgan3,pacgan4")
 p.add_argument("--mixtures", default="ring8,grid25")
 p.add_argument("--jobs", type=int, default=1)
+p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+               help="a variation of the protocol for every row (not pack, batch, data, seed or steps)")
 p.add_argument("--out", default="runs/bench-pacgan")
 a = p.parse_args()
 budgets = [float(e) for e in a.epochs.split(",")] if a.epochs else [None]
 for mix in a.mixtures.split(","):
     t = time.time()
     for epochs in budgets:  # a longer budget continues the runs of the shorter one
-        r = modes_experiment(mix, a.recipes.split(","), a.runs, Path(a.out), "pacgan", epochs, a.jobs)
+        r = modes_experiment(mix, a.recipes.split(","), a.runs, Path(a.out), "pacgan", epochs, a.jobs, overrides=a.overrides)
         print(report(r))
         print(f"wall so far {time.time() - t:.0f} s\n", flush=True)

@@ -108,7 +108,7 @@ def test_pacgan_protocol_is_pinned():
             m, o, t = c.model, c.optim, c.train
             assert c.data.dataset == f"toy:{mixture}" and c.data.toy_samples == 100_000
             assert (m.arch, m.z_dim, m.z_dist, m.z_scale) == ("mlp", 2, "normal", 1.0)
-            assert (m.mlp_hidden, m.mlp_layers, m.g_batchnorm) == (400, 4, True)
+            assert (m.mlp_hidden, m.mlp_layers, m.g_batchnorm, m.g_bn_momentum) == (400, 4, True, 0.05)
             assert (m.d_arch, m.maxout_hidden, m.maxout_layers, m.maxout_pieces) == ("maxout", 200, 3, 5)
             assert m.pack == pack and t.batch_size == 100 * pack and m.cond == "none" and m.d_dropout == 0
             assert (c.loss.name, o.name, o.lr_g, o.lr_d, o.beta1) == ("nsgan", "adam", 1e-4, 1e-4, 0.8)
@@ -119,6 +119,7 @@ def test_pacgan_protocol_is_pinned():
     g = [x for x in algo.G.net if isinstance(x, torch.nn.Linear)]
     assert [l.bias is None for l in g] == [True] * 4 + [False]  # no bias in G's hidden layers, linear output
     assert not isinstance(algo.G.net[-1], torch.nn.Tanh)
+    assert [b.momentum for b in algo.G.net if isinstance(b, torch.nn.BatchNorm1d)] == [0.05] * 4  # p <- 0.95 p + 0.05 batch
     assert protocol_config("gan", "ring8", 0, epochs=2).train.steps == 2000
 
 
@@ -126,6 +127,34 @@ def test_modes_experiment_bad_row_is_one_line():
     from genzoo.studies.modes import pack_of
     with pytest.raises(GenzooError, match="pacgan2"):
         pack_of("wgan")
+
+
+def test_protocol_variation_sets_other_keys_but_not_the_protocol():
+    from genzoo.studies.modes import protocol_config
+    c = protocol_config("pacgan3", "ring8", 2, epochs=1, overrides=["optim.ema=0.999", "loss.name=hinge"])
+    assert (c.optim.ema, c.loss.name) == (0.999, "hinge")
+    assert (c.model.pack, c.train.batch_size, c.train.steps, c.train.seed) == (3, 300, 1000, 2)  # still the protocol
+    for item in ["model.pack=2", "train.batch_size=64", "train.steps=10", "data.toy_samples=5", "train.seed=1"]:
+        with pytest.raises(GenzooError, match="protocol itself"):
+            protocol_config("gan", "ring8", 0, overrides=[item])
+
+
+def test_modes_experiment_refuses_to_reuse_a_run_trained_otherwise(tmp_path, capsys):
+    """A run folder trained without EMA is not continued (or re-evaluated) as an EMA run: one line, exit 2,
+    before any training; the same settings with another step budget are accepted."""
+    from genzoo.studies.modes import check_reuse, protocol_config
+    run = tmp_path / "ring8-gan-seed0"
+    run.mkdir()
+    (run / "config.yaml").write_text(protocol_config("gan", "ring8", 0, epochs=3).to_yaml())
+    check_reuse(protocol_config("gan", "ring8", 0, epochs=25), run)  # a longer budget continues the run
+    with pytest.raises(GenzooError, match=r"optim\.ema=0\.0, this experiment asks for 0\.999"):
+        check_reuse(protocol_config("gan", "ring8", 0, epochs=3, overrides=["optim.ema=0.999"]), run)
+    args = ["experiment", "modes", "--mixture", "ring8", "--recipes", "gan", "--runs", "1", "--epochs", "3",
+            "--out", str(tmp_path), "--set", "optim.ema=0.999"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genzoo: error:") and "use another --out" in err and "\n" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]  # nothing trained, nothing overwritten
 
 
 # -- Stacked MNIST ---------------------------------------------------------------------------

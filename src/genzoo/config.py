@@ -72,6 +72,7 @@ class ModelConfig:
     info_cat: int = 10               # InfoGAN: classes of the categorical code
     info_cont: int = 2               # InfoGAN: continuous codes, uniform on [-1, 1]
     g_batchnorm: bool = False        # batch norm in the MLP generator's hidden layers (Ioffe & Szegedy 2015)
+    g_bn_momentum: float = 0.1       # ... weight of each batch in its population statistics (PacGAN's code: 0.05)
     pack: int = 1                    # PacGAN: D judges packs of this many samples (divides train.batch_size)
     d_arch: DArch = "same"           # same: D of model.arch; maxout: PacGAN's 2-D D (LinearMaxout layers)
     maxout_hidden: int = 200         # maxout D: units per layer (PacGAN: 200)

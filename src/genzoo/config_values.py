@@ -16,7 +16,7 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 RANGES: dict[str, str] = {
     "data.image_size": "[1,4096]", "data.toy_samples": ">=1",
     "model.z_dim": "[1,100000]", "model.z_scale": ">0", "model.z_warmup": ">=0", "model.g_width": ">=1",
-    "model.d_width": ">=1", "model.mlp_hidden": ">=1", "model.mlp_layers": ">=0", "model.d_dropout": "[0,1)",
+    "model.d_width": ">=1", "model.mlp_hidden": ">=1", "model.mlp_layers": ">=0", "model.d_dropout": "[0,1)", "model.g_bn_momentum": "(0,1]",
     "model.fc_hidden": ">=0", "model.num_classes": ">=1", "model.info_cat": ">=1", "model.info_cont": ">=0",
     "model.sigma": ">=0", "model.unet_depth": "[0,8]", "model.patch_layers": ">=0", "model.g_dropout": "[0,1)",
     "model.pack": "[1,1024]", "model.maxout_hidden": ">=1", "model.maxout_layers": ">=1", "model.maxout_pieces": ">=1",

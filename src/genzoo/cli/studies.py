@@ -41,6 +41,9 @@ def _add_experiment(sub) -> None:
     mo.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     mo.add_argument("--seed", type=int, default=0, help="first seed; run k uses seed + k")
     mo.add_argument("--out", default="runs/modes", help="output folder (default runs/modes); finished runs are reused")
+    mo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="a variation of the protocol for every row, e.g. --set optim.ema=0.999 (repeatable; not the "
+                         "pack, batch, data, seed or steps, which the protocol fixes); use its own --out")
 
 
 def _study_args(p, steps: int, n: int, out: str, steps_help: str, n_help: str) -> None:
@@ -73,7 +76,7 @@ def cmd_experiment(args) -> int:
         from genzoo.studies.modes import modes_experiment, report as modes_report
         result = modes_experiment(args.mixture, [r for r in args.recipes.split(",") if r], args.runs, Path(args.out),
                                   args.protocol, args.epochs, args.jobs, args.seed, args.threads,
-                                  device=args.device or "auto")
+                                  device=args.device or "auto", overrides=args.overrides)
         print(modes_report(result))
         print(f"wrote {Path(args.out) / f'modes-{args.mixture}.json'}")
         return 0

@@ -14,13 +14,13 @@ import torch.nn as nn
 
 class MLPGenerator(nn.Module):
     def __init__(self, z_dim: int, out_shape: tuple[int, ...], hidden: int = 256, layers: int = 2,
-                 tanh: bool = True, batchnorm: bool = False):
+                 tanh: bool = True, batchnorm: bool = False, bn_momentum: float = 0.1):
         super().__init__()
         self.z_dim, self.out_shape = z_dim, tuple(out_shape)
         dims = [z_dim] + [hidden] * layers
         mods: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            mods += [nn.Linear(a, b, bias=not batchnorm)] + ([nn.BatchNorm1d(b)] if batchnorm else []) + [nn.ReLU(True)]
+            mods += [nn.Linear(a, b, bias=not batchnorm)] + ([nn.BatchNorm1d(b, momentum=bn_momentum)] if batchnorm else []) + [nn.ReLU(True)]
         mods.append(nn.Linear(dims[-1], math.prod(out_shape)))
         if tanh:
             mods.append(nn.Tanh())

@@ -5,6 +5,9 @@ fjxmlzn/PacGAN ``synthetic_data_experiments``): the ``pacgan`` recipe with ``mod
 training set of 100,000 points, 1,000 steps of 100 packs per epoch, 400 epochs; 2,500 samples evaluated per
 run (high quality within 3 sigma of the nearest mode; a mode captured when it has a high-quality sample;
 reverse KL over the modes). The table gives mean ± std over the runs next to PacGAN's Table 1.
+
+``overrides`` (``--set key=value``) runs a variation of the protocol, e.g. ``optim.ema=0.999``, for the search of
+genzoo's best configuration; the keys that define the protocol (pack, batch, data, seed, steps) cannot be set.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ PUBLISHED = {
     "pacgan4": {"ring8": (7.8, 0.959, 0.07), "grid25": (24.8, 0.936, 0.04)},
 }
 KEYS = ("modes_captured", "high_quality_fraction", "reverse_kl")
+PINNED = ("model.pack", "train.batch_size", "data.dataset", "data.toy_samples", "train.seed", "train.steps")
 
 
 def pack_of(name: str) -> int:
@@ -46,8 +50,9 @@ def pack_of(name: str) -> int:
     return int(m.group(1))
 
 
-def protocol_config(name: str, mixture: str, seed: int, protocol: str = "pacgan", epochs: float | None = None) -> Config:
-    """The config of one run of row ``name`` on ``mixture`` under ``protocol``."""
+def protocol_config(name: str, mixture: str, seed: int, protocol: str = "pacgan", epochs: float | None = None,
+                    overrides: list[str] = ()) -> Config:
+    """The config of one run of row ``name`` on ``mixture`` under ``protocol`` (plus ``overrides``)."""
     if protocol not in PROTOCOLS:
         raise GenzooError(f"unknown protocol '{protocol}'; valid: " + ", ".join(PROTOCOLS))
     if mixture not in MIXTURES:
@@ -61,8 +66,35 @@ def protocol_config(name: str, mixture: str, seed: int, protocol: str = "pacgan"
     cfg.apply_overrides([f"model.pack={pack}", f"train.batch_size={p['packs_per_batch'] * pack}",
                          f"data.toy_samples={p['train_samples']}", f"train.seed={seed}",
                          f"train.steps={max(1, round(epochs * p['steps_per_epoch']))}"])
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        if key in PINNED:
+            raise GenzooError(f"--set {key} would change the protocol itself; the rows set the pack, --epochs the "
+                              f"steps, --seed the seeds (settable: the other config keys, e.g. optim.ema=0.999)")
+    cfg.apply_overrides(list(overrides))
     cfg.recipe = name
     return cfg
+
+
+def check_reuse(cfg: Config, run_dir: Path) -> None:
+    """A finished or partial run in ``run_dir`` is continued or re-evaluated only if it was trained with the same
+    settings (all but the step budget and device): otherwise one line, before any work. A key its config.yaml
+    lacks (written before the key existed) is taken as matching."""
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    import yaml
+    old, new = yaml.safe_load(saved.read_text()) or {}, cfg.to_dict()
+    for section, fields in new.items():
+        if not isinstance(fields, dict):
+            continue
+        for k, v in fields.items():
+            if f"{section}.{k}" in ("train.steps", "train.device"):
+                continue
+            was = (old.get(section) or {}).get(k, v)
+            if was != v:
+                raise GenzooError(f"{run_dir} was trained with {section}.{k}={was}, this experiment asks for {v}; "
+                                  f"use another --out for other settings")
 
 
 def _one(job: tuple) -> dict:
@@ -75,9 +107,9 @@ def _one(job: tuple) -> dict:
     from genzoo.training.checkpoint import ckpt_dir
     from genzoo.training.loop import train
 
-    name, mixture, seed, protocol, epochs, run_dir, threads, n_eval, device = job
+    name, mixture, seed, protocol, epochs, run_dir, threads, n_eval, device, overrides = job
     torch.set_num_threads(threads)
-    cfg = protocol_config(name, mixture, seed, protocol, epochs)
+    cfg = protocol_config(name, mixture, seed, protocol, epochs, overrides)
     cfg.set("train.device", device)
     run_dir = Path(run_dir)
     t0 = time.process_time()
@@ -92,18 +124,20 @@ def _one(job: tuple) -> dict:
 
 def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protocol: str = "pacgan",
                      epochs: float | None = None, jobs: int = 1, seed: int = 0, threads: int = 1,
-                     device: str = "auto") -> dict:
+                     device: str = "auto", overrides: list[str] = ()) -> dict:
     """``runs`` seeds of every row on ``mixture``, ``jobs`` processes at a time; finished runs are reused."""
     if runs < 1 or jobs < 1:
         raise GenzooError("--runs and --jobs must be at least 1")
+    overrides = list(overrides)
     for r in rows:
-        pack_of(r)
-    protocol_config(rows[0], mixture, seed, protocol, epochs)  # check the arguments before any work
+        for k in range(runs):  # check the arguments, and that every run to reuse has these settings, before any work
+            check_reuse(protocol_config(r, mixture, seed + k, protocol, epochs, overrides),
+                        Path(out) / f"{mixture}-{r}-seed{seed + k}")
     n_eval = PROTOCOLS[protocol]["eval_samples"]
     from genzoo.algos.base import resolve_device
     resolve_device(device)  # a device that is not there is one line before any work
     work = [(r, mixture, seed + k, protocol, epochs, str(Path(out) / f"{mixture}-{r}-seed{seed + k}"), threads, n_eval,
-             device) for r in rows for k in range(runs)]
+             device, overrides) for r in rows for k in range(runs)]
     if jobs == 1:
         results = [_one(w) for w in work]
     else:
@@ -114,7 +148,7 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
         got = [x for x in results if x["row"] == r]
         table[r] = {k: _mean_std([x[k] for x in got]) for k in (*KEYS, "cpu_s")}
     result = {"protocol": protocol, "mixture": mixture, "runs": runs, "epochs": epochs or PROTOCOLS[protocol]["epochs"],
-              "steps": work and results[0]["steps"], "table": table, "runs_detail": results}
+              "steps": work and results[0]["steps"], "overrides": overrides, "table": table, "runs_detail": results}
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / f"modes-{mixture}.json").write_text(json.dumps(result, indent=1))
     return result
@@ -128,8 +162,10 @@ def _mean_std(v: list[float]) -> tuple[float, float]:
 def report(result: dict) -> str:
     """A markdown table: ours (mean ± std) next to PacGAN Table 1."""
     mix = result["mixture"]
-    lines = [f"{mix}, protocol {result['protocol']}: {result['runs']} run(s) per row, {result['steps']} steps "
-             f"({result['epochs']} epochs), 2,500 samples each",
+    varied = result.get("overrides") or []
+    lines = [f"{mix}, protocol {result['protocol']}" + (f" with {' '.join(varied)}" if varied else "") +
+             f": {result['runs']} run(s) per row, {result['steps']} steps ({result['epochs']} epochs), "
+             f"2,500 samples each",
              "", "| row | modes | high quality | reverse KL | PacGAN T1 modes | HQ | KL | CPU s/run |",
              "|---|---|---|---|---|---|---|---|"]
     for r, t in result["table"].items():

@@ -112,7 +112,7 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
         conv = True
     else:
         G = MLPGenerator(m.z_dim + code_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image,
-                         batchnorm=m.g_batchnorm)
+                         batchnorm=m.g_batchnorm, bn_momentum=m.g_bn_momentum)
         D = MLPDiscriminator(d_shape, m.mlp_hidden, m.mlp_layers, dropout=m.d_dropout, cond_dim=label_in)
         conv = False
     if m.d_arch == "maxout":
