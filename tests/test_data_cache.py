@@ -108,3 +108,14 @@ def test_gpu_placement_rule_and_cpu_batches_unchanged():
     assert where == "host" and same is data
     b = same.batch(torch.tensor([2, 7]))
     assert b["y"].tolist() == [2, 7] and torch.equal(b["x"], data.x[[2, 7]].float() / 127.5 - 1)
+
+
+@pytest.mark.parametrize("var, read, unit", [("GENZOO_MMAP_BYTES", cache.mmap_threshold, "bytes"),
+                                             ("GENZOO_MAX_PIXELS", folder.max_pixels, "pixels")])
+def test_size_limits_from_the_environment(var, read, unit, monkeypatch):
+    from genzoo.errors import GenzooError
+    monkeypatch.setenv(var, "1234")
+    assert read() == 1234
+    monkeypatch.setenv(var, "2e9")
+    with pytest.raises(GenzooError, match=f"^{var} must be a whole number of {unit}, got '2e9'; unset it"):
+        read()

@@ -16,8 +16,8 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 RANGES: dict[str, str] = {
     "data.image_size": "[1,4096]", "data.toy_samples": ">=1",
     "model.z_dim": "[1,100000]", "model.z_scale": ">0", "model.z_warmup": ">=0", "model.g_width": ">=1",
-    "model.d_width": ">=1", "model.mlp_hidden": ">=1", "model.mlp_layers": ">=0", "model.d_dropout": "[0,1)", "model.g_bn_momentum": "(0,1]",
-    "model.fc_hidden": ">=0", "model.num_classes": ">=1", "model.info_cat": ">=1", "model.info_cont": ">=0",
+    "model.d_width": ">=1", "model.mlp_hidden": ">=1", "model.mlp_layers": ">=0", "model.d_dropout": "[0,1)",
+    "model.g_bn_momentum": "(0,1]", "model.fc_hidden": ">=0", "model.num_classes": ">=1", "model.info_cat": ">=1", "model.info_cont": ">=0",
     "model.sigma": ">=0", "model.unet_depth": "[0,8]", "model.patch_layers": ">=0", "model.g_dropout": "[0,1)",
     "model.pack": "[1,1024]", "model.maxout_hidden": ">=1", "model.maxout_layers": ">=1", "model.maxout_pieces": ">=1",
     "loss.clip": ">=0", "loss.gp_weight": ">=0", "loss.label_smoothing": "[0,1)", "loss.label_flip": "[0,1]",
@@ -34,6 +34,16 @@ RANGES: dict[str, str] = {
     "watch.warmup": ">=0", "watch.osc_window": ">=1", "watch.loss_limit": ">0", "watch.lr_factor": "(0,1]",
     "watch.max_rollbacks": ">=0",
 }
+
+
+def env_int(name: str, default: int, unit: str, example: int) -> int:
+    """A whole number from the environment variable ``name`` (``default`` when unset); one line if it is not."""
+    import os
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        raise GenzooError(f"{name} must be a whole number of {unit}, got {os.environ[name]!r}; "
+                          f"unset it or set e.g. {example}") from None
 
 
 SEED_MAX = 2**63  # seeds are 0 <= seed < 2**63: what torch.Generator.manual_seed and NumPy both accept

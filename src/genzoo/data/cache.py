@@ -31,12 +31,8 @@ VERSION = 1
 
 
 def mmap_threshold() -> int:
-    from genzoo.errors import GenzooError
-    try:
-        return int(os.environ.get("GENZOO_MMAP_BYTES", MMAP_BYTES))
-    except ValueError:
-        raise GenzooError(f"GENZOO_MMAP_BYTES must be a whole number of bytes, got "
-                          f"{os.environ['GENZOO_MMAP_BYTES']!r}; unset it or set e.g. 2147483648") from None
+    from genzoo.config_values import env_int
+    return env_int("GENZOO_MMAP_BYTES", MMAP_BYTES, "bytes", 2147483648)
 
 
 def cache_root() -> Path:

@@ -6,7 +6,6 @@ count; unreadable files are named in a warning and skipped, or rejected with ``s
 """
 from __future__ import annotations
 
-import os
 import struct
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from genzoo.config_values import env_int
 from genzoo.data.cache import cached_folder, mmap_threshold
 from genzoo.errors import GenzooError
 
@@ -26,11 +26,7 @@ IMAGE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFErr
 
 
 def max_pixels() -> int:
-    try:
-        return max(1, int(os.environ.get("GENZOO_MAX_PIXELS", MAX_PIXELS)))
-    except ValueError:
-        raise GenzooError(f"GENZOO_MAX_PIXELS must be a whole number of pixels, got "
-                          f"{os.environ['GENZOO_MAX_PIXELS']!r}; unset it or set e.g. 50000000") from None
+    return max(1, env_int("GENZOO_MAX_PIXELS", MAX_PIXELS, "pixels", 50000000))
 
 
 class TooLarge(ValueError):
