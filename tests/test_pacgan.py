@@ -157,6 +157,12 @@ def test_modes_experiment_refuses_to_reuse_a_run_trained_otherwise(tmp_path, cap
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]  # nothing trained, nothing overwritten
 
 
+def test_protocol_runs_keep_their_cpu_time_over_continuations(tmp_path):
+    from genzoo.studies.modes import _add_cpu_seconds
+    assert _add_cpu_seconds(tmp_path, 1.5) == 1.5
+    assert _add_cpu_seconds(tmp_path, 2.25) == 3.75  # a longer budget adds its continuation's time
+
+
 # -- Stacked MNIST ---------------------------------------------------------------------------
 def test_stacked_kl_and_modes_against_a_hand_histogram():
     from genzoo.evaluation.stacked import stacked_modes

@@ -116,10 +116,19 @@ def _one(job: tuple) -> dict:
     latest = checkpoint.latest(ckpt_dir(run_dir))
     if latest is None or checkpoint.step_of(latest) < cfg.train.steps:
         train(cfg, run_dir, resume=latest is not None, progress=False)  # a longer budget continues the run
-    cpu = time.process_time() - t0
+    cpu = _add_cpu_seconds(run_dir, time.process_time() - t0)  # the run's total over all its continuations
     m = evaluate(Run.open(run_dir), n=n_eval, seed=seed)["metrics"]
     return {"row": name, "mixture": mixture, "seed": seed, "steps": cfg.train.steps, "cpu_s": cpu,
             **{k: m[k] for k in KEYS}}
+
+
+def _add_cpu_seconds(run_dir: Path, seconds: float) -> float:
+    """Adds ``seconds`` to the CPU time kept in the run's cpu_seconds.json; returns the total."""
+    from genzoo.io import atomic_write_bytes
+    path = run_dir / "cpu_seconds.json"
+    total = (json.loads(path.read_text())["cpu_s"] if path.is_file() else 0.0) + seconds
+    atomic_write_bytes(path, json.dumps({"cpu_s": total}).encode())
+    return total
 
 
 def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protocol: str = "pacgan",
