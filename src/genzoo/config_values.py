@@ -4,6 +4,7 @@ is one line naming the key, the bad value and what is valid."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import types
 from typing import Any, Literal, Union, get_args, get_origin
@@ -17,7 +18,8 @@ RANGES: dict[str, str] = {
     "data.image_size": "[1,4096]", "data.toy_samples": ">=1",
     "model.z_dim": "[1,100000]", "model.z_scale": ">0", "model.z_warmup": ">=0", "model.g_width": ">=1",
     "model.d_width": ">=1", "model.mlp_hidden": ">=1", "model.mlp_layers": ">=0", "model.d_dropout": "[0,1)",
-    "model.g_bn_momentum": "(0,1]", "model.fc_hidden": ">=0", "model.num_classes": ">=1", "model.info_cat": ">=1", "model.info_cont": ">=0",
+    "model.g_bn_momentum": "(0,1]", "model.fc_hidden": ">=0", "model.num_classes": ">=1", "model.info_cat": ">=1",
+    "model.info_cont": ">=0",
     "model.sigma": ">=0", "model.unet_depth": "[0,8]", "model.patch_layers": ">=0", "model.g_dropout": "[0,1)",
     "model.pack": "[1,1024]", "model.maxout_hidden": ">=1", "model.maxout_layers": ">=1", "model.maxout_pieces": ">=1",
     "loss.clip": ">=0", "loss.gp_weight": ">=0", "loss.label_smoothing": "[0,1)", "loss.label_flip": "[0,1]",
@@ -38,7 +40,6 @@ RANGES: dict[str, str] = {
 
 def env_int(name: str, default: int, unit: str, example: int) -> int:
     """A whole number from the environment variable ``name`` (``default`` when unset); one line if it is not."""
-    import os
     try:
         return int(os.environ.get(name, default))
     except ValueError:

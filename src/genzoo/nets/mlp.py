@@ -20,7 +20,8 @@ class MLPGenerator(nn.Module):
         dims = [z_dim] + [hidden] * layers
         mods: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            mods += [nn.Linear(a, b, bias=not batchnorm)] + ([nn.BatchNorm1d(b, momentum=bn_momentum)] if batchnorm else []) + [nn.ReLU(True)]
+            norm = [nn.BatchNorm1d(b, momentum=bn_momentum)] if batchnorm else []
+            mods += [nn.Linear(a, b, bias=not batchnorm)] + norm + [nn.ReLU(True)]
         mods.append(nn.Linear(dims[-1], math.prod(out_shape)))
         if tanh:
             mods.append(nn.Tanh())
