@@ -149,6 +149,46 @@ def test_ema_tracks_generator():
         assert torch.allclose(e, 0.9 * b + 0.1 * g)
 
 
+def test_ema_batch_norm_statistics_are_the_averaged_generators_own():
+    """With batch norm in G, the averaged G's population statistics come from its own activations on the EMA's
+    fixed latents (mean and mean unbiased batch variance of its first layer's output), not from the live G's."""
+    from genzoo.algos.base import EMA
+    cfg = load_recipe("pacgan", "toy:ring8")
+    cfg.apply_overrides(["optim.ema=0.5", "optim.lr_g=0.01", "model.pack=1", "train.batch_size=32"])
+    algo = build_algo(cfg, (2,), torch.device("cpu"))
+    for _ in range(3):
+        algo.d_step({"x": torch.randn(32, 2)}, keep_fake=True)
+        algo.g_step(None, fake=algo._kept)
+    algo.generate(algo.sample_z(4))
+    bn = algo.ema.norms[0]
+    first = next(m for m in algo.ema.net.modules() if isinstance(m, torch.nn.Linear))
+    g = torch.Generator().manual_seed(0)
+    h = torch.stack([algo.sample_z(256, g) @ first.weight.T for _ in range(EMA.BN_BATCHES)])  # (batches, 256, 400)
+    assert first.bias is None
+    assert torch.allclose(bn.running_mean, h.mean((0, 1)), atol=1e-5)
+    assert torch.allclose(bn.running_var, h.var(1, unbiased=True).mean(0), rtol=1e-4)
+    live = next(m for m in algo.G.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    assert not torch.allclose(bn.running_mean, live.running_mean, atol=1e-3)
+    algo.g_step({"x": torch.zeros(32, 2)})  # the weights move: a checkpoint carries statistics recomputed for them
+    saved = algo.state_dict()["nets"]["G_ema"]
+    g.manual_seed(0)
+    fresh = torch.stack([algo.sample_z(256, g) @ first.weight.T for _ in range(EMA.BN_BATCHES)]).mean((0, 1))
+    assert not torch.allclose(fresh, h.mean((0, 1)), atol=1e-4)
+    assert any(k.endswith("running_mean") and torch.allclose(v, fresh, atol=1e-5) for k, v in saved.items())
+
+
+def test_lr_half_life_halves_gan_rates_as_a_function_of_the_step():
+    cfg = load_recipe("nsgan", "toy:ring8")
+    cfg.apply_overrides(["optim.lr_half_life=4", "optim.lr_g=0.001", "optim.lr_d=0.003"])
+    algo = build_algo(cfg, (2,), torch.device("cpu"))
+    for _ in range(8):
+        algo.d_step({"x": torch.randn(16, 2)}, keep_fake=True)
+        algo.g_step(None, fake=algo._kept)
+    # the 8th D step (d_steps_done 7 before it) set both rates; G's step used the same
+    assert algo.opts["G"].param_groups[0]["lr"] == pytest.approx(0.001 * 0.5 ** (7 / 4))
+    assert algo.opts["D"].param_groups[0]["lr"] == pytest.approx(0.003 * 0.5 ** (7 / 4))
+
+
 def test_toy_evaluate_rejects_spiral(tmp_path, seed):
     from genzoo.errors import GenzooError
     cfg = load_recipe("nsgan", "toy:spiral")

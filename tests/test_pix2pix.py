@@ -137,6 +137,14 @@ def test_gray2color_needs_colour():
         load_pairs("embedded", "colourise")
 
 
+
+def test_pix2pix_refuses_a_learning_rate_schedule():
+    cfg = load_recipe("pix2pix", "embedded")
+    cfg.set("optim.lr_half_life", 100)
+    with pytest.raises(GenzooError, match="pix2pix keeps its learning rates constant"):
+        build_algo(cfg, (1, 1, 32, 32), torch.device("cpu"))
+
+
 # -- objective and metrics ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["l1+cgan", "cgan", "l1", "l1+gan"])
 def test_loss_composition(mode):

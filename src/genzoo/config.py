@@ -125,7 +125,7 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     lr: float = 1e-3                 # AE/VAE: one optimizer over encoder and decoder
-    lr_half_life: int = 0            # AE/VAE: steps over which the learning rate halves; 0 keeps it constant
+    lr_half_life: int = 0            # AE/VAE and GANs: steps over which the learning rates halve; 0 = constant
     ema: float = 0.0                 # decay of the EMA of G's weights used for sampling; 0 = off
 
 

@@ -133,6 +133,21 @@ class Algo:
             self.fp16_skips += scaler.get_scale() < factor  # the factor drops exactly when the step was skipped
         return norm
 
+    def start_lr_schedule(self, half_life: int) -> None:
+        """Remember every optimizer's initial learning rates, for ``schedule_lr``; ``half_life`` 0 = constant."""
+        self.lr_half_life = half_life
+        self.lr0 = {k: [g["lr"] for g in o.param_groups] for k, o in self.opts.items()}
+
+    def schedule_lr(self, step: int) -> None:
+        """Every learning rate at its initial value times 0.5 ** (step / half-life): a function of the step
+        alone, so a resumed run gets the same rates (an optimizer's state would restore the decayed ones)."""
+        if not getattr(self, "lr_half_life", 0):
+            return
+        factor = 0.5 ** (step / self.lr_half_life)
+        for k, o in self.opts.items():
+            for g, lr0 in zip(o.param_groups, self.lr0[k]):
+                g["lr"] = lr0 * factor
+
     def loss_scale(self, name: str) -> float:
         """The factor fp16's scaler multiplies optimizer ``name``'s loss by (1 otherwise); the WGAN-GP penalty
         scales its inner gradient by it too, so that gradient does not underflow in fp16."""
@@ -253,15 +268,51 @@ def match_param_layout(opt: torch.optim.Optimizer) -> None:
 
 
 class EMA:
-    """Exponential moving average of a network's weights, for sampling (Yazici et al. 2019)."""
+    """Exponential moving average of a network's weights, for sampling (Yazici et al. 2019).
+
+    Batch-norm population statistics are not copied from the live net: the averaged weights give other
+    activations, so ``refresh`` recomputes the statistics of the averaged net itself before it samples or is
+    saved, from ``BN_BATCHES`` batches of latents drawn with a fixed seed (the training RNG is untouched, and a
+    resumed run gets the same statistics). Other buffers (spectral norm's vectors) follow the live net."""
+
+    BN_BATCHES = 16
 
     def __init__(self, net: nn.Module, decay: float):
         self.decay = decay
         self.net = copy.deepcopy(net).eval().requires_grad_(False)
+        self.norms = [m for m in self.net.modules()
+                      if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        owned = {id(b) for m in self.norms for b in m.buffers(recurse=False)}
+        self.followed = {i for i, b in enumerate(self.net.buffers()) if id(b) not in owned}  # copied each update
+        self.stale = bool(self.norms)
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
         for pe, p in zip(self.net.parameters(), net.parameters()):
             pe.lerp_(p, 1.0 - self.decay)
-        for be, b in zip(self.net.buffers(), net.buffers()):
-            be.copy_(b)
+        if self.followed:
+            live = list(net.buffers())
+            for i, be in enumerate(self.net.buffers()):
+                if i in self.followed:
+                    be.copy_(live[i])
+        self.stale = bool(self.norms)
+
+    @torch.no_grad()
+    def refresh(self, draw) -> None:
+        """When the weights moved since the last call: the averaged net's batch-norm statistics from its own
+        activations on ``BN_BATCHES`` batches of latents ``draw(generator)``, each batch weighing the same
+        (batch norm's cumulative average, momentum None)."""
+        if not self.stale:
+            return
+        momenta = [m.momentum for m in self.norms]
+        for m in self.norms:
+            m.reset_running_stats()
+            m.momentum = None
+        self.net.train()
+        g = torch.Generator().manual_seed(0)
+        for _ in range(self.BN_BATCHES):
+            self.net(draw(g))
+        self.net.eval()
+        for m, momentum in zip(self.norms, momenta):
+            m.momentum = momentum
+        self.stale = False

@@ -37,6 +37,7 @@ class GANOptions:
     instance_noise: float = 0.0          # stabilising tricks
     noise_anneal_steps: int = 1          # D steps over which the instance noise fades to 0
     ema: float = 0.0
+    lr_half_life: int = 0                # D steps over which both learning rates halve; 0 keeps them constant
     z_dim: int = 100                     # the latent: z, then the code
     z_dist: str = "normal"
     z_scale: float = 1.0
@@ -83,10 +84,12 @@ class GAN(Algo):
         self.ema = EMA(G, o.ema) if o.ema > 0 else None
         if self.ema:
             self.nets["G_ema"] = self.ema.net
+        self.start_lr_schedule(o.lr_half_life)
         self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
     # -- state: D's step count drives the instance-noise annealing, so it is part of exact resume --
     def state_dict(self) -> dict:
+        self._refresh_ema()  # a checkpoint's averaged G carries batch-norm statistics of its own
         return {**super().state_dict(), "d_steps_done": self.d_steps_done}
 
     def load_state_dict(self, state: dict) -> None:
@@ -199,6 +202,7 @@ class GAN(Algo):
         r, f = r.float(), f.float()
         extra = {}
         loss = self._d_loss(r, f) + self._d_extras(real, fake, latent, y_real, r, r_aux, f_aux, extra)
+        self.schedule_lr(self.d_steps_done)  # G's step that follows uses the same rates
         norm = self.optimize("D", loss, self.D if self.probe else None)
         out = {}
         if self.probe:
@@ -256,6 +260,7 @@ class GAN(Algo):
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """G(z) in eval mode (EMA weights when enabled); leaves training state untouched."""
+        self._refresh_ema()
         net = self.ema.net if self.ema else self.G
         was_training = net.training
         net.eval()
@@ -263,3 +268,9 @@ class GAN(Algo):
             x = net(z.to(self.device))
         net.train(was_training)
         return x.float()
+
+    def _refresh_ema(self) -> None:
+        """The averaged G's batch-norm statistics, recomputed from its own activations (``EMA.refresh``)."""
+        if self.ema:
+            with torch.no_grad(), self.autocast():
+                self.ema.refresh(lambda g: self.sample_z(256, g))

@@ -39,8 +39,8 @@ class VAE(Algo):
         self.cond = "concat" if self.labelled else "none"
         self.nets = {"E": E, "Dec": Dec} | ({"scale": scale} if scale is not None else {})
         self.opts = {"VAE": opt}
-        self.lr0, self.lr_half_life = opt.param_groups[0]["lr"], lr_half_life
         self.finish_nets(channels_last)
+        self.start_lr_schedule(lr_half_life)
         self.steps_done = 0
 
     # -- state: the step count drives the KL warm-up, so it is part of exact resume ----------------
@@ -116,10 +116,7 @@ class VAE(Algo):
                 out = {"rec": t["rec"].mean().item(), "kl": t["kl"].mean().item()}
                 if self.stochastic:
                     out["elbo"] = -(t["rec"] + t["kl"]).mean().item()
-        opt = self.opts["VAE"]
-        if self.lr_half_life:  # a function of the step alone, so resuming gives the same rate
-            for g in opt.param_groups:
-                g["lr"] = self.lr0 * 0.5 ** (self.steps_done / self.lr_half_life)
+        self.schedule_lr(self.steps_done)
         self.optimize("VAE", loss)
         self.steps_done += 1
         out["loss"] = loss.item()

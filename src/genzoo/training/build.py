@@ -190,6 +190,9 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
     from genzoo.nets.unet import UNetGenerator, auto_depth
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
+    if O.lr_half_life:
+        raise GenzooError("optim.lr_half_life applies to GANs, AEs and VAEs; pix2pix keeps its learning rates "
+                          "constant, so leave it at 0")
     if len(shape) != 4:
         raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
     c_a, c_b, size = shape[0], shape[1], shape[2]
