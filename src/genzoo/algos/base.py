@@ -101,6 +101,7 @@ class Algo:
         self.reduce_grads = None      # under torchrun: averages an optimizer's gradients over the ranks
         self.scalers: dict[str, torch.amp.GradScaler] = {}  # fp16: one gradient scaler per optimizer
         self.fp16_skips = 0           # optimizer steps the scalers skipped (their gradients overflowed fp16)
+        self.lr_half_life = 0         # steps over which the learning rates halve (start_lr_schedule); 0 = constant
 
     def scaler(self, name: str) -> torch.amp.GradScaler | None:
         """fp16's gradient scaler of optimizer ``name`` (made on first use), None in other precisions. Each
@@ -141,7 +142,7 @@ class Algo:
     def schedule_lr(self, step: int) -> None:
         """Every learning rate at its initial value times 0.5 ** (step / half-life): a function of the step
         alone, so a resumed run gets the same rates (an optimizer's state would restore the decayed ones)."""
-        if not getattr(self, "lr_half_life", 0):
+        if not self.lr_half_life:
             return
         factor = 0.5 ** (step / self.lr_half_life)
         for k, o in self.opts.items():
