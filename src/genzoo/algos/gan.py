@@ -260,14 +260,18 @@ class GAN(Algo):
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """G(z) in eval mode (EMA weights when enabled); leaves training state untouched."""
-        self._refresh_ema()
-        net = self.ema.net if self.ema else self.G
+        net = self.sampling_net()
         was_training = net.training
         net.eval()
         with self.autocast():
             x = net(z.to(self.device))
         net.train(was_training)
         return x.float()
+
+    def sampling_net(self) -> nn.Module:
+        """The G that samples: the averaged G (its batch-norm statistics brought up to date) when the EMA is on."""
+        self._refresh_ema()
+        return self.ema.net if self.ema else self.G
 
     def _refresh_ema(self) -> None:
         """The averaged G's batch-norm statistics, recomputed from its own activations (``EMA.refresh``)."""

@@ -143,7 +143,7 @@ def invert_run(run, files: list[str] | None = None, test: int | None = None, enc
     x_u8 = load_images(files, shape) if files else run.dataset("test").x[:test]
     x = to_float(x_u8)
     algo = run.algo
-    G = (algo.ema.net if algo.ema else algo.G).cpu().float()
+    G = algo.sampling_net().cpu().float()
     torch.manual_seed(0)
     if encoder:
         z, err = invert_encoder(G, train_encoder(G, algo.z_dim, shape, steps=encoder_steps), x)
