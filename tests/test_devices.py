@@ -40,7 +40,7 @@ def test_a_missing_device_is_one_line(argv, run_dir, tmp_path, capsys, monkeypat
     assert sorted(p.name for p in run_dir.rglob("*")) == before  # nothing written or lost
 
 
-def test_device_cpu_runs_the_attack_and_the_corruptions(capsys):
+def test_device_cpu_runs_the_attack_and_the_corruptions(capsys, data_root):  # reads MNIST's test split
     assert main(["attack", "lenet-mnist", "--method", "fgsm", "--eps", "0.1", "--n", "20", "--device", "cpu"]) == 0
     assert "clean accuracy" in capsys.readouterr().out
     assert main(["robustness", "lenet-mnist", "--n", "20", "--corruptions", "rotate", "--device", "cpu"]) == 0
