@@ -91,6 +91,7 @@ BAD_SETS = [
     "train.steps=abc", "train.steps=2.5", "loss.name=foo", "data.channels=2", "train.keep_ckpts=-1",
     "model.d_dropout=1.0", "watch.lr_factor=0", "loss.label_flip=2", "nosuchkey=1", "train.precision=fp64",
     "model.arch=resnet", "train.report=maybe", "data.dataset=[1, 2]", "model={a: 1}", "lr_g",
+    "train.g_steps=0", "model.dcgan_kernel=1", "model.dcgan_layers=5",
 ]
 
 

@@ -189,6 +189,25 @@ def test_lr_half_life_halves_gan_rates_as_a_function_of_the_step():
     assert algo.opts["D"].param_groups[0]["lr"] == pytest.approx(0.003 * 0.5 ** (7 / 4))
 
 
+def test_g_steps_take_that_many_generator_steps_after_the_critic_steps():
+    cfg = load_recipe("nsgan", "toy:ring8")
+    cfg.apply_overrides(["train.g_steps=2", "train.n_critic=3", "optim.ema=0.9"])
+    algo = build_algo(cfg, (2,), torch.device("cpu"))
+    calls = []
+    algo.D.register_forward_pre_hook(lambda mod, args: calls.append("D"))
+    algo.G.register_forward_pre_hook(lambda mod, args: calls.append("G"))
+    ema_updates = []
+    ema_update = algo.ema.update
+    algo.ema.update = lambda net: (ema_updates.append(1), ema_update(net))
+    batches = iter([{"x": torch.randn(16, 2)} for _ in range(3)])
+    algo.train_step(lambda: next(batches), cfg.train.n_critic, cfg.train.g_steps)
+    # each D step: G makes its fake, D reads real and fake; the first G step reuses the last fake (D reads it),
+    # the second makes a fresh one
+    assert calls == ["G", "D", "D"] * 3 + ["D", "G", "D"]
+    steps = {k: max(int(s["step"]) for s in o.state_dict()["state"].values()) for k, o in algo.opts.items()}
+    assert steps == {"D": 3, "G": 2} and len(ema_updates) == 2
+
+
 def test_toy_evaluate_rejects_spiral(tmp_path, seed):
     from genzoo.errors import GenzooError
     cfg = load_recipe("nsgan", "toy:spiral")

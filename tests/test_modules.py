@@ -50,6 +50,9 @@ CASES = {
                        lambda: (torch.randn(3, 8),)),
     "DCGANGenerator-fc-32px": (lambda: DCGANGenerator(
         8, 3, 32, 8, fc_hidden=32), lambda: (torch.randn(3, 8),)),
+    "DCGANGenerator-4-layers-5x5": (lambda: DCGANGenerator(8, 3, 28, 4, layers=4, kernel=5),
+                                    lambda: (torch.randn(3, 8),)),
+    "DCGANDiscriminator-4-layers-5x5": (lambda: _dcgan_d(layers=4, kernel=5), _images),
     "DCGANDiscriminator": (lambda: _dcgan_d(), _images),
     "DCGANDiscriminator-layer-norm": (lambda: _dcgan_d(norm="layer"), _images),
     "DCGANDiscriminator-cond": (lambda: _dcgan_d(cond_dim=10),

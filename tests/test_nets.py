@@ -43,6 +43,29 @@ def test_fc_hidden_gives_infogans_mnist_nets():
     assert D.feature_dim == 1024
 
 
+def test_four_layers_of_5x5_give_carpedm20s_28px_nets():
+    """carpedm20/DCGAN-tensorflow at 28 x 28 x 3, gf_dim = df_dim = 64 (PacGAN's Stacked MNIST nets): G = linear
+    z -> 2x2x512-BN-ReLU, then 5x5 stride-2 up-convs to 4x4x256, 7x7x128, 14x14x64 (BN-ReLU) and 28x28x3 (tanh);
+    D = 5x5 stride-2 convs to 14x14x64 (LReLU), 7x7x128, 4x4x256, 2x2x512 (BN-LReLU), linear to 1."""
+    G = DCGANGenerator(z_dim=100, channels=3, size=28, width=64, layers=4, kernel=5)
+    D = DCGANDiscriminator(channels=3, size=28, width=64, layers=4, kernel=5)
+    maps = []
+    for m in G.modules():
+        if isinstance(m, torch.nn.ConvTranspose2d):  # ProjectZ is one too
+            m.register_forward_hook(lambda mod, args, out: maps.append(tuple(out.shape[1:])))
+    for m in D.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.register_forward_hook(lambda mod, args, out: maps.append(tuple(out.shape[1:])))
+    assert D(G(torch.randn(2, 100))).shape == (2,)
+    assert maps == [(512, 2, 2), (256, 4, 4), (128, 7, 7), (64, 14, 14), (3, 28, 28),
+                    (64, 14, 14), (128, 7, 7), (256, 4, 4), (512, 2, 2), (1, 1, 1)]
+    assert {m.kernel_size for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)} == {(2, 2), (5, 5)}
+    # weights counted by hand: G 100*2048 + 25*(512*256 + 256*128 + 128*64 + 64*3) + 3 + BN 2*(512+256+128+64);
+    # D 25*(3*64 + 64*128 + 128*256 + 256*512) + 64 + BN 2*(128+256+512) + 2048 + 1
+    assert sum(p.numel() for p in G.parameters()) == 204_800 + 25 * 172_224 + 3 + 1_920 == 4_512_323
+    assert sum(p.numel() for p in D.parameters()) == 25 * 172_224 + 64 + 1_792 + 2_049 == 4_309_505
+
+
 def test_dcgan_rejects_unsupported_size():
     with pytest.raises(ValueError, match="28, 32, 64"):
         DCGANGenerator(size=48)

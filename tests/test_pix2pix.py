@@ -145,6 +145,16 @@ def test_pix2pix_refuses_a_learning_rate_schedule():
         build_algo(cfg, (1, 1, 32, 32), torch.device("cpu"))
 
 
+def test_g_steps_is_refused_outside_gans(tmp_path, capsys):
+    cfg = load_recipe("pix2pix", "embedded")
+    cfg.set("train.g_steps", 2)
+    with pytest.raises(GenzooError, match="train.g_steps applies to GANs"):
+        build_algo(cfg, (1, 1, 32, 32), torch.device("cpu"))
+    assert main(["train", "vae", "--steps", "1", "--out", str(tmp_path / "r"), "--set", "train.g_steps=2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genzoo: error: train.g_steps applies to GANs") and "\n" not in err
+
+
 # -- objective and metrics ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["l1+cgan", "cgan", "l1", "l1+gan"])
 def test_loss_composition(mode):

@@ -67,6 +67,8 @@ class ModelConfig:
     d_dropout: float = 0.0           # dropout in D (randomness for robustness: Goodfellow et al. 2014)
     d_norm: DNorm = "batch"          # dcgan D: batch, layer (for gradient penalties) or none
     fc_hidden: int = 0               # dcgan nets: FC hidden layer of this width in G and D (InfoGAN's: 1024)
+    dcgan_layers: int = 0            # dcgan nets: stride-2 layers in G and D; 0 = the size's (28: 2, 32: 3, 64: 4)
+    dcgan_kernel: int = 4            # dcgan nets: kernel size (4: pytorch/examples; 5: the DCGAN authors' and carpedm20's)
     cond: Cond = "none"              # none, concat (CGAN), projection, acgan, info (InfoGAN)
     num_classes: int = 10            # labels 0..num_classes-1 for concat / projection / acgan
     info_cat: int = 10               # InfoGAN: classes of the categorical code
@@ -135,6 +137,7 @@ class TrainConfig:
     minutes: float = 0.0             # also stop after this much wall time per session, with a checkpoint (0: no limit)
     batch_size: int = 64
     n_critic: int = 1                # D steps per G step (Goodfellow et al. 2014, Alg. 1: k)
+    g_steps: int = 1                 # GANs: G steps after each round of D steps (PacGAN's Stacked MNIST code: 2)
     seed: int = 0
     precision: Precision = "auto"    # auto (bf16 where native, fp16 on CUDA GPUs without it), fp32, bf16, fp16
     device: str = "auto"             # auto, cpu, cuda, cuda:N or mps

@@ -199,32 +199,38 @@ class Algo:
     reuses_fake: bool = False  # d_step(batch, keep_fake=True) leaves G's output in _kept for g_step(batch, fake=)
     _kept = None
 
-    def train_step(self, next_batch, n_critic: int = 1) -> dict:
+    def train_step(self, next_batch, n_critic: int = 1, g_steps: int = 1) -> dict:
         """One training step (``_train_step``); in fp16, ``fp16_skipped`` counts the optimizer steps of it that the
         gradient scalers skipped, whose losses may be inf without the run diverging."""
         skips = self.fp16_skips
-        scalars = self._train_step(next_batch, n_critic)
+        scalars = self._train_step(next_batch, n_critic, g_steps)
         if self.fp16_skips > skips and min(s.get_scale() for s in self.scalers.values()) >= 1.0:
             # below a factor of 1 the gradients overflow unscaled: that is divergence, and reported as such
             scalars["fp16_skipped"] = self.fp16_skips - skips
         return scalars
 
-    def _train_step(self, next_batch, n_critic: int = 1) -> dict:
-        """Adversarial algos: ``n_critic`` D steps, each on a fresh batch, then one G step (Goodfellow et al.
-        2014, Alg. 1: k D steps per G step). With ``reuses_fake`` the G step trains on the last D step's batch
-        and on the output G made for it, so one G forward serves both steps (as pytorch/examples' DCGAN and the
-        pix2pix authors' code do); otherwise on a fresh batch. Others: their one ``step``. Returns the logged
-        scalars."""
+    def _train_step(self, next_batch, n_critic: int = 1, g_steps: int = 1) -> dict:
+        """Adversarial algos: ``n_critic`` D steps, each on a fresh batch, then ``g_steps`` G steps (Goodfellow et
+        al. 2014, Alg. 1: k D steps per G step; carpedm20's DCGAN code, which PacGAN's Stacked MNIST runs use,
+        takes two G steps so that D's loss does not go to 0). With ``reuses_fake`` the first G step trains on
+        the last D step's batch and on the output G made for it, so one G forward serves both steps (as
+        pytorch/examples' DCGAN and the pix2pix authors' code do); otherwise on a fresh batch. Further G steps
+        take the same batch and fresh latents. Others: their one ``step``. Returns the logged scalars (of the
+        last G step)."""
         if not self.adversarial:
             return self.step(next_batch())
         for i in range(n_critic):
             batch = next_batch()
             scalars = self.d_step(batch, keep_fake=True) if self.reuses_fake and i == n_critic - 1 \
                 else self.d_step(batch)
-        if not self.reuses_fake:
-            return scalars | self.g_step(next_batch())
-        fake, self._kept = self._kept, None
-        return scalars | self.g_step(batch, fake=fake)
+        if self.reuses_fake:
+            fake, self._kept = self._kept, None
+        else:
+            batch, fake = next_batch(), None
+        for _ in range(g_steps):
+            g_scalars = self.g_step(batch) if fake is None else self.g_step(batch, fake=fake)
+            fake = None
+        return scalars | g_scalars
 
     def batches_per_step(self, n_critic: int) -> int:
         """Batches one ``train_step`` consumes for D (the images/s the log reports count these)."""

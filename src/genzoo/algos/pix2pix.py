@@ -49,12 +49,12 @@ class Pix2Pix(Algo):
         """D's patch logits for the pair (a, b), or for b alone with an unconditional D. (B, 1, h, w)"""
         return self.D(torch.cat([a, b], 1) if self.conditional_d else b)
 
-    def _train_step(self, next_batch, n_critic: int = 1) -> dict:
+    def _train_step(self, next_batch, n_critic: int = 1, g_steps: int = 1) -> dict:
         """Algo._train_step, which reuses G's output of D's last step for G's step on the same batch (the pix2pix
         authors' order: forward, update D, update G); without a D (mode l1), one G step per batch."""
         if self.D is None:
             return self.g_step(next_batch())
-        return super()._train_step(next_batch, n_critic)
+        return super()._train_step(next_batch, n_critic, g_steps)
 
     def d_step(self, batch: dict, keep_fake: bool = False) -> dict:
         """One D step; ``keep_fake``: G's output keeps its graph for ``g_step`` (``self._kept``)."""

@@ -18,7 +18,7 @@ from genzoo.errors import GenzooError
 from genzoo.losses import GANObjective
 from genzoo.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from genzoo.nets.conditional import ConditionalD
-from genzoo.nets.dcgan import _BASE as DCGAN_SIZES
+from genzoo.nets.dcgan import _BASE as DCGAN_SIZES, _plan as dcgan_plan
 from genzoo.nets.vae import Encoder, PixelScale
 
 Opts = TypeVar("Opts")
@@ -45,6 +45,9 @@ def dataset_for(cfg: Config, split: str = "train") -> Dataset:
 
 def build_algo(cfg: Config, data_shape: tuple[int, ...], device: torch.device | None = None) -> Algo:
     cfg.validate()  # settings assigned as attributes bypass Config.set's checks
+    if cfg.train.g_steps != 1 and cfg.family != "gan":
+        raise GenzooError(f"train.g_steps applies to GANs; the {cfg.family} recipes take one G step per step, "
+                          "so leave it at 1")
     device = device or resolve_device(cfg.train.device)
     if device.type == "cuda":  # TF32 for fp32 matrix products and convolutions, where the GPU has it (Ampere on)
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -81,6 +84,11 @@ def _arch(cfg: Config, shape: tuple[int, ...]) -> str:
         if h != w or h not in DCGAN_SIZES:
             raise GenzooError(f"dcgan nets support {sorted(DCGAN_SIZES)}x square images, got {h}x{w}; "
                               "set data.image_size")
+        n = cfg.model.dcgan_layers
+        if n and dcgan_plan(h, n)[0] < 2:
+            most = max(k for k in range(1, n) if dcgan_plan(h, k)[0] >= 2)
+            raise GenzooError(f"model.dcgan_layers must be at most {most} for {h}x{h} images ({n} halves them "
+                              "below 2x2; 0 = the size's default)")
     return arch
 
 
@@ -97,6 +105,11 @@ def check_pack(cfg: Config) -> int:
     return m
 
 
+def dcgan_shape(m) -> dict:
+    """The depth and kernel of the dcgan nets, from the model section."""
+    return {"layers": m.dcgan_layers, "kernel": m.dcgan_kernel}
+
+
 def gan_nets(cfg: Config, shape: tuple[int, ...]):
     m = cfg.model
     is_image = len(shape) == 3
@@ -106,9 +119,9 @@ def gan_nets(cfg: Config, shape: tuple[int, ...]):
     d_shape = (shape[0] * pack, *shape[1:])  # packing: vectors concatenated, or channels stacked
     if _arch(cfg, shape) == "dcgan":
         c, h, _ = shape
-        G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width, fc_hidden=m.fc_hidden)
+        G = DCGANGenerator(m.z_dim + code_dim, c, h, m.g_width, fc_hidden=m.fc_hidden, **dcgan_shape(m))
         D = DCGANDiscriminator(c * pack, h, m.d_width, dropout=m.d_dropout, norm=m.d_norm, cond_dim=label_in,
-                               fc_hidden=m.fc_hidden)
+                               fc_hidden=m.fc_hidden, **dcgan_shape(m))
         conv = True
     else:
         G = MLPGenerator(m.z_dim + code_dim, shape, m.mlp_hidden, m.mlp_layers, tanh=is_image,
@@ -167,8 +180,8 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
     k = m.num_classes if m.cond == "concat" else 0
     c, h, _ = shape
     if _arch(cfg, shape) == "dcgan":
-        body = DCGANDiscriminator(c, h, m.d_width, norm="batch", cond_dim=k)
-        Dec = DCGANGenerator(m.z_dim + k, c, h, m.g_width, tanh=False)
+        body = DCGANDiscriminator(c, h, m.d_width, norm="batch", cond_dim=k, **dcgan_shape(m))
+        Dec = DCGANGenerator(m.z_dim + k, c, h, m.g_width, tanh=False, **dcgan_shape(m))
     else:
         body = MLPDiscriminator(shape, m.mlp_hidden, m.mlp_layers, cond_dim=k)
         Dec = MLPGenerator(m.z_dim + k, shape, m.mlp_hidden, m.mlp_layers, tanh=False)
@@ -225,7 +238,8 @@ def build_advgan(cfg: Config, shape: tuple[int, ...], device: torch.device):
         raise GenzooError(f"model.eps={m.eps} is outside (0, 1]; ε is in pixel units")
     net = target_for(m.target, cfg.data.dataset, shape)
     G = PerturbationG(shape[0], m.g_width)
-    D = DCGANDiscriminator(shape[0], shape[1], m.d_width, norm=m.d_norm)
+    _arch(cfg, shape)  # checks the dcgan settings for these images
+    D = DCGANDiscriminator(shape[0], shape[1], m.d_width, norm=m.d_norm, **dcgan_shape(m))
     opt_g = _make_optimizer(O.name, G.parameters(), O.lr_g, (O.beta1, O.beta2))
     opt_d = _make_optimizer(O.name, D.parameters(), O.lr_d, (O.beta1, O.beta2))
     return AdvGAN(G, D, net, opt_g, opt_d, device=device, eps=m.eps, objective=GANObjective.create(L.name, L),

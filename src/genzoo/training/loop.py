@@ -149,7 +149,7 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
         while step < T.steps and not (stopping or out_of_time) and (d.active or stop.signum is None):
             step += 1
             s.algo.probe = s.wants_probe(step)
-            scalars = s.algo.train_step(s.next_batch, T.n_critic)
+            scalars = s.algo.train_step(s.next_batch, T.n_critic, T.g_steps)
             scalars, (stopping, out_of_time) = d.mean_scalars(scalars, stop.signum is not None,
                                                               time.monotonic() >= deadline)
             if "fp16_skipped" in scalars:  # an overflow the scaler skipped (it then lowers its factor): not divergence
