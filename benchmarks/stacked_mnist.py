@@ -1,10 +1,14 @@
 """PacGAN Table 2: DCGAN vs PacDCGAN-m on Stacked MNIST (1,000 modes), modes and KL to uniform.
 
-Protocol of PacGAN/VEEGAN: DCGAN nets, z 100, Adam 2e-4 beta1 0.5, batch 64 (packs: 64 x m samples),
-50 epochs of the 128,000 images (2,000 steps per epoch = 100,000 steps), 26,000 samples evaluated.
-Full:   python benchmarks/stacked_mnist.py --epochs 50 --n 26000
+The protocol is genzoo.studies.stacked: ``--protocol paper`` is what PacGAN's paper states (DCGAN nets, z 100,
+Adam 2e-4 beta1 0.5, batch 64 (packs: 64 x m samples), 50 epochs of the 128,000 images = 100,000 steps, 26,000
+samples evaluated); ``--protocol code`` adds what the authors' code does beyond it (carpedm20's 4-layer 5 x 5 nets,
+two G steps per D step, uniform z), at several times the cost of a step.
+Full:   python benchmarks/stacked_mnist.py --epochs 50
 Shorter, evaluated on the way (each budget continues the runs of the one before):
         python benchmarks/stacked_mnist.py --steps 2500,5000,10000 --threads 1
+A variation of the protocol (for the best genzoo configuration), in its own folder:
+        python benchmarks/stacked_mnist.py --packs 1 --steps 10000,25000 --set optim.ema=0.999 --out runs/bench-stacked-ema
 """
 import argparse
 import time
@@ -13,26 +17,33 @@ from pathlib import Path
 import torch
 
 import genzoo
-
-PUBLISHED = {"DCGAN": (99, 3.40), "ALI": (16, 5.40), "Unrolled GAN": (48.7, 4.32), "VEEGAN": (150, 2.95),
-             "PacDCGAN2": (1000, 0.06), "PacDCGAN3": (1000, 0.06), "PacDCGAN4": (1000, 0.07)}
+from genzoo.studies.modes import check_reuse
+from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PROTOCOLS, PUBLISHED, STEPS_PER_EPOCH, row_name, \
+    stacked_config
 
 p = argparse.ArgumentParser()
 p.add_argument("--packs", default="1,2,4")
+p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="paper")
 p.add_argument("--epochs", type=float, default=None)
 p.add_argument("--steps", default=None, help="overrides --epochs; a comma list evaluates each model at each budget")
-p.add_argument("--n", type=int, default=26_000)
+p.add_argument("--n", type=int, default=EVAL_SAMPLES)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-p.add_argument("--out", default="runs/bench-stacked")
+p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+               help="a variation of the protocol for every model (use its own --out)")
+p.add_argument("--out", default=None, help="default runs/bench-stacked, or runs/bench-stacked-code")
 a = p.parse_args()
 if a.threads:
     torch.set_num_threads(a.threads)
-budgets = [int(s) for s in a.steps.split(",")] if a.steps else [round((a.epochs or 50) * 128_000 / 64)]
+out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
+budgets = [int(s) for s in a.steps.split(",")] if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
+packs = [int(x) for x in a.packs.split(",")]
+for m in packs:  # every run to continue was trained with these settings: checked before any work
+    check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides), Path(out_root) / f"{row_name(m)}-s{a.seed}")
 rows = []
-for m in [int(x) for x in a.packs.split(",")]:
-    name = "DCGAN" if m == 1 else f"PacDCGAN{m}"
-    out, wall = Path(f"{a.out}/{name}-s{a.seed}"), 0.0
+for m in packs:
+    name = row_name(m)
+    out, wall = Path(out_root) / f"{name}-s{a.seed}", 0.0
     for steps in budgets:
         t = time.time()
         done = genzoo.Run.open(out).step if (out / "checkpoints").is_dir() else -1
@@ -44,18 +55,18 @@ for m in [int(x) for x in a.packs.split(",")]:
         elif done >= 0:  # a longer budget continues the run
             run = genzoo.train(resume=out, steps=steps, progress=False)
         else:
-            run = genzoo.train("dcgan", dataset="stacked-mnist", steps=steps, seed=a.seed, batch_size=64 * m,
-                               out=out, progress=False,
-                               overrides=[f"model.pack={m}", "model.z_dim=100", "optim.lr_g=2e-4", "optim.lr_d=2e-4",
-                                          "optim.beta1=0.5", "train.report=false"])
+            run = genzoo.train(stacked_config(m, a.seed, steps, a.protocol, a.overrides), out=out, progress=False)
         wall += time.time() - t
         r = genzoo.evaluate(run, n=a.n, seed=a.seed)["metrics"]
-        rows.append((name, steps, r["modes"], r["kl_to_uniform"], wall))
-        print(f"{name} step {steps}: {r['modes']} modes, KL {r['kl_to_uniform']:.3f}, "
+        rows.append((name, steps, r["modes"], r["kl_to_uniform"], sum(r["kl_channels"]), r["total_correlation"], wall))
+        print(f"{name} step {steps}: {r['modes']} modes, KL {r['kl_to_uniform']:.3f} (channels "
+              + " + ".join(f"{k:.3f}" for k in r["kl_channels"]) + f", total correlation {r['total_correlation']:.3f}), "
               f"train wall {wall:.0f} s", flush=True)
-print(f"\nStacked MNIST, {a.n} samples, seed {a.seed}, {torch.get_num_threads()} thread(s)\n")
-print("| model | steps | epochs | modes | KL | published modes | published KL | train wall s |\n"
-      "|---|---|---|---|---|---|---|---|")
-for name, steps, modes, kl, wall in rows:
+print(f"\nStacked MNIST, protocol {a.protocol}" + (f" with {' '.join(a.overrides)}" if a.overrides else "")
+      + f", {a.n} samples, seed {a.seed}, {torch.get_num_threads()} thread(s)\n")
+print("| model | steps | epochs | modes | KL | channels' KL | total correlation | published modes | published KL "
+      "| train wall s |\n|---|---|---|---|---|---|---|---|---|---|")
+for name, steps, modes, kl, kl_c, tc, wall in rows:
     pm, pk = PUBLISHED.get(name, ("–", "–"))
-    print(f"| {name} | {steps} | {steps * 64 / 128_000:.1f} | {modes} | {kl:.2f} | {pm} | {pk} | {wall:.0f} |")
+    print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} | {pm} | {pk} "
+          f"| {wall:.0f} |")

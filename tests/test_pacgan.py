@@ -171,6 +171,44 @@ def test_stacked_kl_and_modes_against_a_hand_histogram():
     want = 0.6 * math.log(600) + 0.3 * math.log(300) + 0.1 * math.log(100)
     assert m["modes"] == 3 and abs(m["kl_to_uniform"] - want) < 1e-12
     assert abs(stacked_modes(torch.arange(1000))["kl_to_uniform"]) < 1e-12
+    # every channel holds digits (0, 1, 9), (0, 2, 9) or (7, 3, 9) with p = (0.6, 0.3, 0.1): each channel's KL to
+    # uniform over 10 is 0.6 ln 6 + 0.3 ln 3; the channels are copies of one choice, so they share 2 H(p) nats
+    h = -(0.6 * math.log(0.6) + 0.3 * math.log(0.3) + 0.1 * math.log(0.1))
+    assert all(abs(k - (0.6 * math.log(6) + 0.3 * math.log(3))) < 1e-12 for k in m["kl_channels"])
+    assert abs(m["total_correlation"] - 2 * h) < 1e-12
+    from genzoo.evaluation.registry import format_table  # what `genzoo evaluate` prints of them
+    table = format_table({"recipe": "dcgan", "dataset": "stacked-mnist", "step": 5, "metrics": m})
+    assert f"kl_channels            {m['kl_channels'][0]:.4f} {m['kl_channels'][1]:.4f}" in table
+
+
+def test_stacked_kl_of_independent_channels_is_their_sum():
+    from genzoo.evaluation.stacked import stacked_modes
+    m = stacked_modes(torch.tensor([134, 135, 234, 235]))  # {1, 2} x {3} x {4, 5}, each once: a product
+    want = [math.log(10) - math.log(2), math.log(10), math.log(10) - math.log(2)]
+    assert all(abs(k - w) < 1e-12 for k, w in zip(m["kl_channels"], want))
+    assert abs(m["total_correlation"]) < 1e-12 and abs(m["kl_to_uniform"] - sum(want)) < 1e-12
+
+
+def test_stacked_mnist_protocols_are_pinned():
+    """PacGAN Table 2 (Lin et al. 2018, Sec. 5.2) and fjxmlzn/PacGAN stacked_MNIST_experiments/VEEGAN_experiment."""
+    from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PACKS_PER_BATCH, STEPS_PER_EPOCH, stacked_config
+    assert (PACKS_PER_BATCH, STEPS_PER_EPOCH, EPOCHS, EVAL_SAMPLES) == (64, 2000, 50, 26_000)
+    assert PACKS_PER_BATCH * STEPS_PER_EPOCH == 128_000  # an epoch is the 128,000 stacked images
+    for pack in (1, 2, 4):
+        p, c = stacked_config(pack, 3, 100, "paper"), stacked_config(pack, 3, 100, "code")
+        m, o, t = p.model, p.optim, p.train
+        assert (p.family, p.data.dataset, p.loss.name) == ("gan", "stacked-mnist", "nsgan")
+        assert (m.pack, t.batch_size, t.seed, t.steps, t.n_critic, t.g_steps) == (pack, 64 * pack, 3, 100, 1, 1)
+        assert (m.arch, m.z_dim, m.z_dist, m.g_width, m.d_width, m.dcgan_layers, m.dcgan_kernel, m.d_norm) == \
+            ("auto", 100, "normal", 64, 64, 0, 4, "batch")
+        assert (o.name, o.lr_g, o.lr_d, o.beta1, o.beta2, o.ema) == ("adam", 2e-4, 2e-4, 0.5, 0.999, 0.0)
+        # the authors' code: carpedm20's nets, G updated twice per D update, z ~ U(-1, 1); nothing else differs
+        diff = {f"{s}.{k}": v for s, sec in c.to_dict().items() if isinstance(sec, dict)
+                for k, v in sec.items() if p.to_dict()[s][k] != v}
+        assert diff == {"model.dcgan_layers": 4, "model.dcgan_kernel": 5, "train.g_steps": 2, "model.z_dist": "uniform"}
+    assert stacked_config(1, 0, 10, overrides=["optim.ema=0.999"]).optim.ema == 0.999
+    with pytest.raises(GenzooError, match="would change the protocol itself"):
+        stacked_config(2, 0, 10, overrides=["train.batch_size=64"])
 
 
 def test_stack_digits_is_deterministic_and_labelled():

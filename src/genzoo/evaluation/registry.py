@@ -97,6 +97,9 @@ def format_table(result: dict) -> str:
             + (f" at step {result['step']}" if "step" in result else f" ({result.get('real', 'samples')})"))
     lines = [head]
     for k, v in result["metrics"].items():
+        if isinstance(v, list) and all(isinstance(e, float) for e in v):
+            lines.append(f"  {k:<22} " + " ".join(f"{e:.4f}" for e in v))
+            continue
         if not isinstance(v, dict):
             lines.append(f"  {k:<22} {v:.4f}" if isinstance(v, float) else f"  {k:<22} {v}")
             continue

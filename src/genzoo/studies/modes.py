@@ -79,7 +79,8 @@ def protocol_config(name: str, mixture: str, seed: int, protocol: str = "pacgan"
 def check_reuse(cfg: Config, run_dir: Path) -> None:
     """A finished or partial run in ``run_dir`` is continued or re-evaluated only if it was trained with the same
     settings (all but the step budget and device): otherwise one line, before any work. A key its config.yaml
-    lacks (written before the key existed) is taken as matching."""
+    lacks (written before the key existed), or one this experiment leaves for the run to resolve (None, such as
+    data.image_size), is taken as matching."""
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
@@ -89,7 +90,7 @@ def check_reuse(cfg: Config, run_dir: Path) -> None:
         if not isinstance(fields, dict):
             continue
         for k, v in fields.items():
-            if f"{section}.{k}" in ("train.steps", "train.device"):
+            if f"{section}.{k}" in ("train.steps", "train.device") or v is None:
                 continue
             was = (old.get(section) or {}).get(k, v)
             if was != v:
