@@ -157,6 +157,19 @@ def test_modes_experiment_refuses_to_reuse_a_run_trained_otherwise(tmp_path, cap
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]  # nothing trained, nothing overwritten
 
 
+def test_stacked_runs_are_continued_only_with_their_own_settings(tmp_path):
+    """A Stacked MNIST run's config.yaml holds what the run resolved (data.image_size=28, channels 3): a protocol
+    that leaves those to the run still matches it; the other protocol does not."""
+    from genzoo.studies.modes import check_reuse
+    from genzoo.studies.stacked import stacked_config
+    resolved = stacked_config(1, 0, 100, "paper", ["optim.ema=0.999"])
+    resolved.apply_overrides(["data.image_size=28", "data.channels=3"])
+    (tmp_path / "config.yaml").write_text(resolved.to_yaml())
+    check_reuse(stacked_config(1, 0, 5000, "paper", ["optim.ema=0.999"]), tmp_path)
+    with pytest.raises(GenzooError, match=r"model\.(dcgan_layers=0|z_dist=normal), this experiment asks for"):
+        check_reuse(stacked_config(1, 0, 5000, "code", ["optim.ema=0.999"]), tmp_path)
+
+
 def test_protocol_runs_keep_their_cpu_time_over_continuations(tmp_path):
     from genzoo.studies.modes import _add_cpu_seconds
     assert _add_cpu_seconds(tmp_path, 1.5) == 1.5
