@@ -58,15 +58,16 @@ for m in packs:
             run = genzoo.train(stacked_config(m, a.seed, steps, a.protocol, a.overrides), out=out, progress=False)
         wall += time.time() - t
         r = genzoo.evaluate(run, n=a.n, seed=a.seed)["metrics"]
-        rows.append((name, steps, r["modes"], r["kl_to_uniform"], sum(r["kl_channels"]), r["total_correlation"], wall))
+        rows.append((name, steps, r["modes"], r["kl_to_uniform"], sum(r["kl_channels"]), r["total_correlation"],
+                     r["low_confidence"], wall))
         print(f"{name} step {steps}: {r['modes']} modes, KL {r['kl_to_uniform']:.3f} (channels "
               + " + ".join(f"{k:.3f}" for k in r["kl_channels"]) + f", total correlation {r['total_correlation']:.3f}), "
-              f"train wall {wall:.0f} s", flush=True)
+              f"{r['low_confidence']:.1%} of channels read with p < 0.9, train wall {wall:.0f} s", flush=True)
 print(f"\nStacked MNIST, protocol {a.protocol}" + (f" with {' '.join(a.overrides)}" if a.overrides else "")
       + f", {a.n} samples, seed {a.seed}, {torch.get_num_threads()} thread(s)\n")
-print("| model | steps | epochs | modes | KL | channels' KL | total correlation | published modes | published KL "
-      "| train wall s |\n|---|---|---|---|---|---|---|---|---|---|")
-for name, steps, modes, kl, kl_c, tc, wall in rows:
+print("| model | steps | epochs | modes | KL | channels' KL | total correlation | read with p < 0.9 | published modes "
+      "| published KL | train wall s |\n|---|---|---|---|---|---|---|---|---|---|---|")
+for name, steps, modes, kl, kl_c, tc, low, wall in rows:
     pm, pk = PUBLISHED.get(name, ("–", "–"))
-    print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} | {pm} | {pk} "
-          f"| {wall:.0f} |")
+    print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} | {low:.1%} "
+          f"| {pm} | {pk} | {wall:.0f} |")

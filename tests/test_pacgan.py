@@ -239,11 +239,15 @@ def test_stack_digits_is_deterministic_and_labelled():
 def test_real_stacked_images_are_labelled_by_lenet():
     from genzoo.data import load_dataset
     from genzoo.data.stacked import triples
-    from genzoo.evaluation.stacked import channel_digits
+    from genzoo.evaluation.stacked import CONFIDENT, channel_digits, channel_probs
     a, b = load_dataset("stacked-mnist", "test"), load_dataset("stacked-mnist", "test")
     assert a.x.shape == (10_000, 3, 28, 28) and torch.equal(a.x, b.x) and a.num_classes == 1000
     got = channel_digits(a.x[:500])
     assert (got == triples(a.y[:500])).all(1).float().mean() >= 0.98
+    probs = channel_probs(a.x[:500])  # real digits are read confidently; the same digits faded to a tenth are not
+    assert torch.equal(probs.argmax(2), got) and (probs.max(2).values < CONFIDENT).float().mean() < 0.1
+    faint = channel_probs((a.x[:500] // 10).to(torch.uint8))
+    assert (faint.max(2).values < CONFIDENT).float().mean() > (probs.max(2).values < CONFIDENT).float().mean()
 
 
 def test_stacked_mnist_without_mnist_files_is_one_line(tmp_path, capsys, monkeypatch):
