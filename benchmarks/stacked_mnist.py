@@ -29,6 +29,7 @@ p.add_argument("--steps", default=None, help="overrides --epochs; a comma list e
 p.add_argument("--n", type=int, default=EVAL_SAMPLES)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps")
 p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                help="a variation of the protocol for every model (use its own --out)")
 p.add_argument("--out", default=None, help="default runs/bench-stacked, or runs/bench-stacked-code")
@@ -53,9 +54,11 @@ for m in packs:
         if done == steps:  # trained before: evaluate that checkpoint again
             run = genzoo.Run.open(out)
         elif done >= 0:  # a longer budget continues the run
-            run = genzoo.train(resume=out, steps=steps, progress=False)
+            run = genzoo.train(resume=out, steps=steps, progress=False, device=a.device)
         else:
-            run = genzoo.train(stacked_config(m, a.seed, steps, a.protocol, a.overrides), out=out, progress=False)
+            cfg = stacked_config(m, a.seed, steps, a.protocol, a.overrides)
+            cfg.set("train.device", a.device)
+            run = genzoo.train(cfg, out=out, progress=False)
         wall += time.time() - t
         r = genzoo.evaluate(run, n=a.n, seed=a.seed)["metrics"]
         rows.append((name, steps, r["modes"], r["kl_to_uniform"], sum(r["kl_channels"]), r["total_correlation"],
