@@ -8,15 +8,19 @@ Full:   python benchmarks/stacked_mnist.py --epochs 50
 Shorter, evaluated on the way (each budget continues the runs of the one before):
         python benchmarks/stacked_mnist.py --steps 2500,5000,10000 --threads 1
 A variation of the protocol (for the best genzoo configuration), in its own folder:
-        python benchmarks/stacked_mnist.py --packs 1 --steps 10000,25000 --set optim.ema=0.999 --out runs/bench-stacked-ema
+        python benchmarks/stacked_mnist.py --packs 1 --steps 10000,25000 --set optim.ema=0.999 \
+            --out runs/bench-stacked-ema
 """
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 import genzoo
+from genzoo.errors import GenzooError
+from genzoo.io import one_line
 from genzoo.studies.modes import check_reuse
 from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PROTOCOLS, PUBLISHED, STEPS_PER_EPOCH, row_name, \
     stacked_config
@@ -39,20 +43,24 @@ if a.threads:
 out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
 budgets = [int(s) for s in a.steps.split(",")] if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
 packs = [int(x) for x in a.packs.split(",")]
-for m in packs:  # every run to continue was trained with these settings: checked before any work
-    check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides), Path(out_root) / f"{row_name(m)}-s{a.seed}")
+try:  # every run to continue was trained with these settings: checked before any work
+    for m in packs:
+        check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides),
+                    Path(out_root) / f"{row_name(m)}-s{a.seed}")
+except GenzooError as e:
+    sys.exit(f"genzoo: error: {one_line(str(e))}")
 rows = []
 for m in packs:
     name = row_name(m)
     out, wall = Path(out_root) / f"{name}-s{a.seed}", 0.0
     for steps in budgets:
         t = time.time()
-        done = genzoo.Run.open(out).step if (out / "checkpoints").is_dir() else -1
+        done = genzoo.Run.open(out, device=a.device).step if (out / "checkpoints").is_dir() else -1
         if done > steps:  # a rerun: this run is past the budget (its latest checkpoint is evaluated below)
             print(f"{name}: already at step {done}, skipping the {steps}-step budget", flush=True)
             continue
         if done == steps:  # trained before: evaluate that checkpoint again
-            run = genzoo.Run.open(out)
+            run = genzoo.Run.open(out, device=a.device)
         elif done >= 0:  # a longer budget continues the run
             run = genzoo.train(resume=out, steps=steps, progress=False, device=a.device)
         else:
@@ -61,16 +69,16 @@ for m in packs:
             run = genzoo.train(cfg, out=out, progress=False)
         wall += time.time() - t
         r = genzoo.evaluate(run, n=a.n, seed=a.seed)["metrics"]
-        rows.append((name, steps, r["modes"], r["kl_to_uniform"], sum(r["kl_channels"]), r["total_correlation"],
-                     r["low_confidence"], wall))
-        print(f"{name} step {steps}: {r['modes']} modes, KL {r['kl_to_uniform']:.3f} (channels "
-              + " + ".join(f"{k:.3f}" for k in r["kl_channels"]) + f", total correlation {r['total_correlation']:.3f}), "
-              f"{r['low_confidence']:.1%} of channels read with p < 0.9, train wall {wall:.0f} s", flush=True)
+        kl, tc, low = r["kl_to_uniform"], r["total_correlation"], r["low_confidence"]
+        rows.append((name, steps, r["modes"], kl, sum(r["kl_channels"]), tc, low, wall))
+        print(f"{name} step {steps}: {r['modes']} modes, KL {kl:.3f} (channels "
+              + " + ".join(f"{k:.3f}" for k in r["kl_channels"]) + f", total correlation {tc:.3f}), "
+              f"{low:.1%} of channels read with p < 0.9, train wall {wall:.0f} s", flush=True)
 print(f"\nStacked MNIST, protocol {a.protocol}" + (f" with {' '.join(a.overrides)}" if a.overrides else "")
       + f", {a.n} samples, seed {a.seed}, {torch.get_num_threads()} thread(s)\n")
 print("| model | steps | epochs | modes | KL | channels' KL | total correlation | read with p < 0.9 | published modes "
       "| published KL | train wall s |\n|---|---|---|---|---|---|---|---|---|---|---|")
 for name, steps, modes, kl, kl_c, tc, low, wall in rows:
     pm, pk = PUBLISHED.get(name, ("–", "–"))
-    print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} | {low:.1%} "
-          f"| {pm} | {pk} | {wall:.0f} |")
+    print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} "
+          f"| {low:.1%} | {pm} | {pk} | {wall:.0f} |")

@@ -208,6 +208,17 @@ def test_g_steps_take_that_many_generator_steps_after_the_critic_steps():
     assert steps == {"D": 3, "G": 2} and len(ema_updates) == 2
 
 
+def test_the_loop_takes_train_g_steps(tmp_path):
+    """Through the loop, config.yaml and the checkpoint: 3 steps of 2 D steps and 2 G steps each."""
+    from genzoo.run import Run
+    cfg = load_recipe("nsgan", "toy:ring8")
+    cfg.apply_overrides(["train.steps=3", "train.n_critic=2", "train.g_steps=2", "data.toy_samples=500",
+                         "train.report=false", "watch.enabled=false"])
+    algo = Run.open(train(cfg, tmp_path / "r", progress=False)).algo
+    steps = {k: max(int(s["step"]) for s in o.state_dict()["state"].values()) for k, o in algo.opts.items()}
+    assert steps == {"D": 6, "G": 6}
+
+
 def test_toy_evaluate_rejects_spiral(tmp_path, seed):
     from genzoo.errors import GenzooError
     cfg = load_recipe("nsgan", "toy:spiral")

@@ -17,6 +17,38 @@ def test_dcgan_shapes(size, channels):
     assert D(x).shape == (5,)
 
 
+@pytest.mark.parametrize("size,most", [(28, 4), (32, 4), (64, 5)])
+@pytest.mark.parametrize("kernel", [2, 3, 4, 5, 6, 7])
+def test_dcgan_depths_and_kernels_keep_the_shapes(size, most, kernel):
+    """Every depth that leaves a map of at least 2 x 2, with any kernel: each stride-2 layer halves the size
+    (rounding up) in D and doubles it back in G, and the image comes out at its size."""
+    for layers in range(1, most + 1):
+        G = DCGANGenerator(z_dim=4, channels=1, size=size, width=2, layers=layers, kernel=kernel)
+        D = DCGANDiscriminator(channels=1, size=size, width=2, layers=layers, kernel=kernel)
+        sizes = [size]
+        for _ in range(layers):
+            sizes.insert(0, (sizes[0] + 1) // 2)
+        maps = []
+        for m in D.body:
+            if isinstance(m, torch.nn.Conv2d):
+                m.register_forward_hook(lambda mod, args, out: maps.append(out.shape[-1]))
+        x = G(torch.randn(2, 4))
+        assert x.shape == (2, 1, size, size) and D(x).shape == (2,)
+        assert maps == sizes[-2::-1] and D.head.kernel_size == (sizes[0], sizes[0])
+
+
+def test_default_dcgan_layers_are_pytorch_examples():
+    """The defaults: 4 x 4 kernels, stride 2, padding 1, no output padding (the nets older runs were saved with)."""
+    for size in (28, 32, 64):
+        G, D = DCGANGenerator(size=size, width=8), DCGANDiscriminator(size=size, width=8)
+        ups = [m for m in G.modules() if type(m) is torch.nn.ConvTranspose2d]
+        downs = [m for m in D.body if isinstance(m, torch.nn.Conv2d)]
+        assert len(ups) == len(downs) == {28: 2, 32: 3, 64: 4}[size]
+        for m in ups + downs:
+            assert (m.kernel_size, m.stride, m.padding) == ((4, 4), (2, 2), (1, 1))
+        assert all(m.output_padding == (0, 0) for m in ups)
+
+
 def test_dcgan_follows_the_rules():
     G, D = DCGANGenerator(size=32, width=8), DCGANDiscriminator(size=32, width=8)
     assert not any(isinstance(m, torch.nn.Linear) for m in [*G.modules(), *D.modules()])  # no FC hidden layers

@@ -306,3 +306,11 @@ def test_real_data_floor_beside_metrics(runs, tmp_path, monkeypatch):
     row = [a for a in _page(tmp_path / "two.html").find("td", **{"class": "num floor"}) if a.get("data-floor")]
     fid = next(k for k in kept["metrics"] if k.startswith("fid"))
     assert any(float(a["data-floor"]) == pytest.approx(metric_value(kept["metrics"][fid])) for a in row)
+
+
+def test_a_metric_that_is_a_list_is_shown_in_the_report():
+    """Stacked MNIST's kl_channels is one number per channel: the page shows all three, not a dash."""
+    from genzoo.report.html import _metric_rows
+    rows = {r["name"]: r for r in _metric_rows({"metrics": {"kl_channels": [0.5, 0.25, 0.125], "modes": 7}},
+                                               "stacked-mnist")}
+    assert rows["kl_channels"]["shown"].split() == ["0.5", "0.25", "0.125"] and rows["modes"]["shown"] == "7"

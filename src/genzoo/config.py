@@ -68,7 +68,7 @@ class ModelConfig:
     d_norm: DNorm = "batch"          # dcgan D: batch, layer (for gradient penalties) or none
     fc_hidden: int = 0               # dcgan nets: FC hidden layer of this width in G and D (InfoGAN's: 1024)
     dcgan_layers: int = 0            # dcgan nets: stride-2 layers in G and D; 0 = the size's (28: 2, 32: 3, 64: 4)
-    dcgan_kernel: int = 4            # dcgan nets: kernel size (4: pytorch/examples; 5: the DCGAN authors' and carpedm20's)
+    dcgan_kernel: int = 4            # dcgan nets: kernel size (4: pytorch/examples; 5: DCGAN's authors, carpedm20)
     cond: Cond = "none"              # none, concat (CGAN), projection, acgan, info (InfoGAN)
     num_classes: int = 10            # labels 0..num_classes-1 for concat / projection / acgan
     info_cat: int = 10               # InfoGAN: classes of the categorical code

@@ -4,11 +4,15 @@ Each channel of every sample is classified by the MNIST evaluation classifier (l
 is its triple of digits. Reported: the number of distinct triples among n samples (26,000 in Metz et al. 2017
 and Lin et al. 2018) and KL(p_gen || uniform over 1,000). That KL splits exactly into the channels' own KLs to
 uniform over 10 digits (G favours some digits in a channel) plus the total correlation between the channels (G
-ties the digits of one image together): KL(p || U^3) = sum_c KL(p_c || U) + sum_c H(p_c) - H(p), reported as
-``kl_channels`` and ``total_correlation`` to show which of the two a run's excess KL comes from. ``low_confidence``
-is the fraction of channel images the classifier labels with probability below 0.9 (real stacked test images:
-about 4 %): where it is high, the histogram counts how the classifier reads ambiguous strokes more than digits. FID and friends need a classifier of 3-channel
-images, which genzoo does not ship, so they are not reported for this dataset.
+ties the digits of one image together), reported as ``kl_channels`` and ``total_correlation`` to show which of
+the two a run's excess KL comes from:
+
+    KL(p || U^3) = sum_c KL(p_c || U) + (sum_c H(p_c) - H(p))
+
+``low_confidence`` is the fraction of channel images the classifier labels with probability below 0.9 (real
+stacked test images: about 4 %): where it is high, the histogram counts how the classifier reads ambiguous strokes
+more than digits. FID and friends need a classifier of 3-channel images, which genzoo does not ship, so they are
+not reported for this dataset.
 """
 from __future__ import annotations
 

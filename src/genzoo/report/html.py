@@ -174,7 +174,10 @@ def _metric_rows(metrics: dict | None, dataset: str) -> list[dict]:
         if isinstance(e, dict):
             extra = {kk: vv for kk, vv in e.items() if kk not in ("value", "genzoo_version", *compare.STAMP)
                      and not isinstance(vv, (list, dict))}
-        out.append({"name": k, "value": v, "shown": compare.fmt(v), "raw": "" if v is None else repr(v),
+        shown = compare.fmt(v)
+        if isinstance(e, list) and e and all(isinstance(x, (int, float)) for x in e):  # e.g. kl_channels
+            shown = " ".join(compare.fmt(float(x)) for x in e)
+        out.append({"name": k, "value": v, "shown": shown, "raw": "" if v is None else repr(v),
                     "stamp": compare.stamp(e),
                     "extra": ", ".join(f"{a}={compare.fmt(b) if isinstance(b, float) else b}" for a, b in extra.items()),
                     **floor_view.cell(e, floor.get(k))})

@@ -18,9 +18,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from genzoo.config import Config
+from genzoo.config import Config, _resolve_key
 from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
+from genzoo.training.checkpoint import RESOLVED_BY_RUN
 
 # The protocol's numbers, pinned by tests/test_pacgan.py: change them only with the paper in hand.
 PROTOCOLS = {
@@ -66,21 +67,27 @@ def protocol_config(name: str, mixture: str, seed: int, protocol: str = "pacgan"
     cfg.apply_overrides([f"model.pack={pack}", f"train.batch_size={p['packs_per_batch'] * pack}",
                          f"data.toy_samples={p['train_samples']}", f"train.seed={seed}",
                          f"train.steps={max(1, round(epochs * p['steps_per_epoch']))}"])
-    for item in overrides:
-        key = item.split("=", 1)[0].strip()
-        if key in PINNED:
-            raise GenzooError(f"--set {key} would change the protocol itself; the rows set the pack, --epochs the "
-                              f"steps, --seed the seeds (settable: the other config keys, e.g. optim.ema=0.999)")
+    refuse_pinned(overrides, PINNED, "the rows set the pack, --epochs the steps, --seed the seeds (settable: the "
+                  "other config keys, e.g. optim.ema=0.999)")
     cfg.apply_overrides(list(overrides))
     cfg.recipe = name
     return cfg
 
 
+def refuse_pinned(overrides: list[str], pinned: tuple[str, ...], hint: str) -> None:
+    """One line if a ``--set`` item names a key that defines a protocol (bare names such as seed=1 included)."""
+    for item in overrides:
+        section, name = _resolve_key(item.split("=", 1)[0].strip(), "--set")
+        key = f"{section}.{name}" if section else name
+        if key in pinned:
+            raise GenzooError(f"--set {key} would change the protocol itself; {hint}")
+
+
 def check_reuse(cfg: Config, run_dir: Path) -> None:
     """A finished or partial run in ``run_dir`` is continued or re-evaluated only if it was trained with the same
     settings (all but the step budget and device): otherwise one line, before any work. A key its config.yaml
-    lacks (written before the key existed), or one this experiment leaves for the run to resolve (None, such as
-    data.image_size), is taken as matching."""
+    lacks (written before the key existed), or an image size or channel count this experiment leaves for the run
+    to resolve (None), is taken as matching."""
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
@@ -90,7 +97,8 @@ def check_reuse(cfg: Config, run_dir: Path) -> None:
         if not isinstance(fields, dict):
             continue
         for k, v in fields.items():
-            if f"{section}.{k}" in ("train.steps", "train.device") or v is None:
+            key = f"{section}.{k}"
+            if key in ("train.steps", "train.device") or (key in RESOLVED_BY_RUN and v is None):
                 continue
             was = (old.get(section) or {}).get(k, v)
             if was != v:

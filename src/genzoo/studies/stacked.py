@@ -16,6 +16,7 @@ from __future__ import annotations
 from genzoo.config import Config
 from genzoo.config_files import load_recipe
 from genzoo.errors import GenzooError
+from genzoo.studies.modes import refuse_pinned
 
 PACKS_PER_BATCH, STEPS_PER_EPOCH, EPOCHS, EVAL_SAMPLES = 64, 2000, 50, 26_000
 PAPER = ["model.z_dim=100", "optim.lr_g=2e-4", "optim.lr_d=2e-4", "optim.beta1=0.5", "train.report=false"]
@@ -38,11 +39,7 @@ def stacked_config(pack: int, seed: int, steps: int, protocol: str = "paper", ov
     (plus ``overrides``, a variation that may not touch the pack, batch, data, seed or steps)."""
     if protocol not in PROTOCOLS:
         raise GenzooError(f"unknown Stacked MNIST protocol '{protocol}'; valid: " + ", ".join(PROTOCOLS))
-    for item in overrides:
-        key = item.split("=", 1)[0].strip()
-        if key in PINNED:
-            raise GenzooError(f"--set {key} would change the protocol itself; --packs sets the pack and the batch, "
-                              "--steps the steps, --seed the seed")
+    refuse_pinned(overrides, PINNED, "--packs sets the pack and the batch, --steps the steps, --seed the seed")
     cfg = load_recipe("dcgan", "stacked-mnist")
     cfg.apply_overrides([f"model.pack={pack}", f"train.batch_size={PACKS_PER_BATCH * pack}", f"train.seed={seed}",
                          f"train.steps={steps}", *PROTOCOLS[protocol], *overrides])

@@ -245,6 +245,9 @@ def load(json_path: Path, expect: Config | None = None) -> tuple[dict, dict]:
     return state, doc
 
 
+# config keys a run may leave as None and then writes as the data's own: a None on one side matches any value
+RESOLVED_BY_RUN = ("data.image_size", "data.channels")
+
 def check_belongs(meta: dict, cfg: Config, data_shape: tuple[int, ...] | list[int] | None = None,
                   path: Path | str = "checkpoint") -> None:
     """Refuse a checkpoint (its metadata) that was not written by the run of ``cfg``: another recipe, z_dim,
@@ -258,7 +261,7 @@ def check_belongs(meta: dict, cfg: Config, data_shape: tuple[int, ...] | list[in
         raise _bad(Path(str(path)), f"its config is invalid ({one_line(e)[:150]})") from None
     a, b = _flat(theirs.to_dict()), _flat(cfg.to_dict())
     diff = [k for k in sorted(set(a) | set(b)) if k not in RESUMABLE_KEYS and a.get(k) != b.get(k)
-            and not (k in ("data.image_size", "data.channels") and None in (a.get(k), b.get(k)))]
+            and not (k in RESOLVED_BY_RUN and None in (a.get(k), b.get(k)))]
     if diff:
         k = diff[0]
         raise _bad(Path(str(path)), f"it was saved with {k}={a.get(k)!r}, this run has {k}={b.get(k)!r}"

@@ -1,7 +1,8 @@
 """The one training loop, for every recipe: GANs (Algorithm 1 of Goodfellow et al. 2014), AEs, VAEs, pix2pix.
 
 The loop only schedules. Each step is ``algo.train_step``: for an adversarial algo ``n_critic``
-discriminator steps on fresh batches and one generator step; otherwise one ``step`` on one batch. The loop
+discriminator steps on fresh batches and ``g_steps`` generator steps (one, but for GANs that ask for more);
+otherwise one ``step`` on one batch. The loop
 logs scalars to ``log.jsonl``, renders the fixed noise to ``samples/step_NNNNNN.png``,
 and writes checkpoints atomically, also on Ctrl-C or SIGTERM. Resuming restores weights,
 optimizer moments, RNG states and the data order, so a resumed run equals a straight one.
