@@ -220,8 +220,9 @@ def test_stacked_mnist_protocols_are_pinned():
                 for k, v in sec.items() if p.to_dict()[s][k] != v}
         assert diff == {"model.dcgan_layers": 4, "model.dcgan_kernel": 5, "train.g_steps": 2, "model.z_dist": "uniform"}
     assert stacked_config(1, 0, 10, overrides=["optim.ema=0.999"]).optim.ema == 0.999
-    with pytest.raises(GenzooError, match="would change the protocol itself"):
-        stacked_config(2, 0, 10, overrides=["train.batch_size=64"])
+    for item in ("train.batch_size=64", "seed=5", "steps=7", "pack=4"):  # bare names are the same keys
+        with pytest.raises(GenzooError, match="would change the protocol itself"):
+            stacked_config(2, 0, 10, overrides=[item])
 
 
 def test_stack_digits_is_deterministic_and_labelled():
