@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from genzoo.nets.init import dcgan_init
 
-_BASE = {28: (7, 2), 32: (4, 3), 64: (4, 4)}  # image size -> (starting spatial size, number of doublings)
+_BASE = {28: 2, 32: 3, 64: 4}  # image size -> its default number of stride-2 layers (28: 7 -> 14 -> 28)
 
 
 def _plan(size: int, layers: int = 0) -> list[int]:
@@ -29,7 +29,7 @@ def _plan(size: int, layers: int = 0) -> list[int]:
     if size not in _BASE:
         raise ValueError(f"DCGAN nets support image sizes {sorted(_BASE)}, got {size}")
     sizes = [size]
-    for _ in range(layers or _BASE[size][1]):
+    for _ in range(layers or _BASE[size]):
         sizes.insert(0, -(-sizes[0] // 2))  # ceil(n / 2): 7 -> 4, as TensorFlow's 'SAME' padding does
     return sizes
 
@@ -109,7 +109,8 @@ class DCGANDiscriminator(nn.Module):
         s0 = sizes[-1]
         self.in_shape, self.cond_dim = (channels, size, size), cond_dim
         ch = width
-        body: list[nn.Module] = [_down(channels + cond_dim, ch, *sizes[:2], kernel, bias=True), nn.LeakyReLU(0.2, True)]
+        body: list[nn.Module] = [_down(channels + cond_dim, ch, *sizes[:2], kernel, bias=True),
+                                 nn.LeakyReLU(0.2, True)]
         if dropout:
             body.append(nn.Dropout2d(dropout))
         for n, t in zip(sizes[1:-1], sizes[2:]):
@@ -119,7 +120,7 @@ class DCGANDiscriminator(nn.Module):
             ch *= 2
         if fc_hidden:  # InfoGAN's D: one FC hidden layer; features are its activations
             body += [nn.Flatten(), nn.Linear(ch * s0 * s0, fc_hidden, bias=norm == "none"),
-                       NORMS_1D[norm](fc_hidden), nn.LeakyReLU(0.2, True)]
+                     NORMS_1D[norm](fc_hidden), nn.LeakyReLU(0.2, True)]
         self.body = nn.Sequential(*body)  # registered before the head: the optimiser state follows this order
         if fc_hidden:
             self.feature_dim, self.head = fc_hidden, nn.Linear(fc_hidden, 1)
