@@ -12,51 +12,71 @@ A variation of the protocol (for the best genzoo configuration), in its own fold
             --out runs/bench-stacked-ema
 """
 import argparse
-import sys
+import os
 import time
 from pathlib import Path
 
 import torch
 
 import genzoo
-from genzoo.errors import GenzooError
-from genzoo.io import one_line
+from genzoo.errors import exit_on_user_error
 from genzoo.studies.modes import check_reuse
 from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PROTOCOLS, PUBLISHED, STEPS_PER_EPOCH, row_name, \
     stacked_config
 
-p = argparse.ArgumentParser()
-p.add_argument("--packs", default="1,2,4")
-p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="paper")
-p.add_argument("--epochs", type=float, default=None)
-p.add_argument("--steps", default=None, help="overrides --epochs; a comma list evaluates each model at each budget")
-p.add_argument("--n", type=int, default=EVAL_SAMPLES)
-p.add_argument("--seed", type=int, default=0)
+
+def int_list(text):
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+
+
+p = argparse.ArgumentParser(description="PacGAN Table 2 on Stacked MNIST: trains DCGAN (pack 1) and PacDCGAN-m, "
+                            "evaluates modes and KL to uniform on lenet-mnist's reading of each channel, and prints "
+                            "them next to the published rows. Finished runs are continued or re-evaluated.")
+p.add_argument("--packs", type=int_list, default=[1, 2, 4],
+               help="comma list of packs: 1 = DCGAN, m = PacDCGANm (default 1,2,4)")
+p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="paper",
+               help="paper: what PacGAN's paper states; code: plus what the authors' code does (default paper)")
+p.add_argument("--epochs", type=float, default=None, help=f"epochs of the 128,000 images (default {EPOCHS})")
+p.add_argument("--steps", type=int_list, default=None,
+               help="overrides --epochs; a comma list evaluates each model at each budget")
+p.add_argument("--n", type=int, default=EVAL_SAMPLES, help=f"samples evaluated per model (default {EVAL_SAMPLES})")
+p.add_argument("--seed", type=int, default=0, help="training and evaluation seed (default 0)")
 p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
 p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:N or mps")
+p.add_argument("--data-root", default=None, help="folder holding mnist/ (default $GENZOO_DATA, then the cache)")
 p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                help="a variation of the protocol for every model (use its own --out)")
 p.add_argument("--out", default=None, help="default runs/bench-stacked, or runs/bench-stacked-code")
 a = p.parse_args()
 if a.threads:
     torch.set_num_threads(a.threads)
+if a.data_root:  # read wherever MNIST is loaded, for new and continued runs alike
+    os.environ["GENZOO_DATA"] = a.data_root
 out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
-budgets = [int(s) for s in a.steps.split(",")] if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
-packs = [int(x) for x in a.packs.split(",")]
-try:  # every run to continue was trained with these settings: checked before any work
-    for m in packs:
+budgets = a.steps or [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
+packs = a.packs
+
+
+def main():
+    for m in packs:  # every run to continue was trained with these settings: checked before any work
         check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides),
                     Path(out_root) / f"{row_name(m)}-s{a.seed}")
-except GenzooError as e:
-    sys.exit(f"genzoo: error: {one_line(str(e))}")
-rows = []
-for m in packs:
-    name = row_name(m)
-    out, wall = Path(out_root) / f"{name}-s{a.seed}", 0.0
+    rows = []
+    for m in packs:
+        rows += train_and_evaluate(m)
+    print_table(rows)
+
+
+def train_and_evaluate(m):
+    name, rows = row_name(m), []
+    out, wall = Path(out_root) / f"{row_name(m)}-s{a.seed}", 0.0
     for steps in budgets:
         t = time.time()
         done = genzoo.Run.open(out, device=a.device).step if (out / "checkpoints").is_dir() else -1
-        if done > steps:  # a rerun: this run is past the budget (its latest checkpoint is evaluated below)
+        if done > steps:  # a rerun: this run is past the budget (a later budget evaluates it)
             print(f"{name}: already at step {done}, skipping the {steps}-step budget", flush=True)
             continue
         if done == steps:  # trained before: evaluate that checkpoint again
@@ -74,11 +94,19 @@ for m in packs:
         print(f"{name} step {steps}: {r['modes']} modes, KL {kl:.3f} (channels "
               + " + ".join(f"{k:.3f}" for k in r["kl_channels"]) + f", total correlation {tc:.3f}), "
               f"{low:.1%} of channels read with p < 0.9, train wall {wall:.0f} s", flush=True)
-print(f"\nStacked MNIST, protocol {a.protocol}" + (f" with {' '.join(a.overrides)}" if a.overrides else "")
-      + f", {a.n} samples, seed {a.seed}, {torch.get_num_threads()} thread(s)\n")
-print("| model | steps | epochs | modes | KL | channels' KL | total correlation | read with p < 0.9 | published modes "
-      "| published KL | train wall s |\n|---|---|---|---|---|---|---|---|---|---|---|")
-for name, steps, modes, kl, kl_c, tc, low, wall in rows:
-    pm, pk = PUBLISHED.get(name, ("–", "–"))
-    print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} "
-          f"| {low:.1%} | {pm} | {pk} | {wall:.0f} |")
+    return rows
+
+
+def print_table(rows):
+    print(f"\nStacked MNIST, protocol {a.protocol}" + (f" with {' '.join(a.overrides)}" if a.overrides else "")
+          + f", {a.n} samples, seed {a.seed}, {torch.get_num_threads()} thread(s)\n")
+    print("| model | steps | epochs | modes | KL | channels' KL | total correlation | read with p < 0.9 "
+          "| published modes | published KL | train wall s |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, steps, modes, kl, kl_c, tc, low, wall in rows:
+        pm, pk = PUBLISHED.get(name, ("–", "–"))
+        print(f"| {name} | {steps} | {steps / STEPS_PER_EPOCH:.1f} | {modes} | {kl:.3f} | {kl_c:.3f} | {tc:.3f} "
+              f"| {low:.1%} | {pm} | {pk} | {wall:.0f} |")
+
+
+with exit_on_user_error():
+    main()

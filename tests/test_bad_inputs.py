@@ -541,3 +541,13 @@ def test_real_entry_point_prints_one_line(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and p.stderr.startswith("genzoo: error: ")
     assert "Traceback" not in p.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_scripts_outside_the_cli_end_a_user_error_like_the_cli(capsys):
+    from genzoo.errors import GenzooError, exit_on_user_error
+    with pytest.raises(SystemExit) as e, exit_on_user_error():
+        raise GenzooError("first line\nsecond line; what to do")
+    assert e.value.code == 2
+    assert capsys.readouterr().err == "genzoo: error: first line second line; what to do\n"
+    with pytest.raises(ValueError), exit_on_user_error():  # a bug keeps its traceback
+        raise ValueError("a bug")

@@ -260,3 +260,25 @@ def test_stacked_mnist_without_mnist_files_is_one_line(tmp_path, capsys, monkeyp
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("genzoo: error: stacked-mnist is built from MNIST") and "\n" not in err
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.parametrize("script, args, needle", [
+    ("stacked_mnist.py", ["--packs", "1", "--steps", "1"], "stacked-mnist is built from MNIST"),
+    ("stacked_mnist.py", ["--packs", "0", "--steps", "1"], "model.pack must be in [1, 1024], got 0"),
+    ("pacgan_protocol.py", ["--recipes", "gna", "--epochs", "1"], "unknown row 'gna'"),
+])
+def test_protocol_benchmarks_bad_input_is_one_line_exit_2(script, args, needle, tmp_path, capsys, monkeypatch):
+    import runpy
+    import sys
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path))  # no MNIST there; the script's --data-root sets it too
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", [script, *args, "--out", str(tmp_path / "runs"), "--data-root", str(tmp_path)]
+                        if script == "stacked_mnist.py" else [script, *args, "--out", str(tmp_path / "runs")])
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith("genzoo: error: ") and needle in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()  # refused before any run folder was made

@@ -1,5 +1,19 @@
 """User-facing errors: the CLI prints these as one line and exits with code 2."""
+import sys
+from contextlib import contextmanager
 
 
 class GenzooError(Exception):
     """Something the user can fix (bad name, missing file, corrupt data). Never a bug."""
+
+
+@contextmanager
+def exit_on_user_error():
+    """For scripts outside the CLI (the benchmarks): a GenzooError ends the script the way the CLI does, with
+    ``genzoo: error: ...`` on one line and exit code 2; anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except GenzooError as e:
+        from genzoo.io import one_line  # genzoo.io imports this module
+        sys.stderr.write(f"genzoo: error: {one_line(e)}\n")
+        sys.exit(2)
