@@ -28,6 +28,7 @@ import torch
 
 from genzoo.attack import PixelModel, load_target, robust_accuracy
 from genzoo.attack.evaluate import load_images
+from genzoo.errors import exit_on_user_error
 
 
 def row(name, *cells):
@@ -121,4 +122,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from genzoo import images
+from genzoo.errors import exit_on_user_error
 from genzoo.explore.arithmetic import class_latents, renorm
 from genzoo.metrics.classifier import extractor_key, load_classifier
 from genzoo.data import to_uint8
@@ -75,4 +76,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

@@ -25,6 +25,7 @@ import argparse
 import time
 from pathlib import Path
 
+from genzoo.errors import exit_on_user_error
 from genzoo.training import checkpoint
 from genzoo.cli import main as genzoo
 from genzoo.config_files import load_recipe
@@ -96,4 +97,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

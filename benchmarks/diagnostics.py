@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from genzoo.config_files import load_recipe
+from genzoo.errors import exit_on_user_error
 from genzoo.training.loop import train
 
 
@@ -112,4 +113,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

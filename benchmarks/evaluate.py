@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genzoo.errors import exit_on_user_error
 from genzoo.evaluation import evaluate, format_table
 from genzoo.metrics import density_coverage, precision_recall
 
@@ -46,4 +47,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

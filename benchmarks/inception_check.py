@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from genzoo.errors import exit_on_user_error
 from genzoo.nets.inception import FIDInceptionV3
 
 
@@ -85,4 +86,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

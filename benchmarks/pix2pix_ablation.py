@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from genzoo import images
+from genzoo.errors import exit_on_user_error
 from genzoo.training import checkpoint
 from genzoo.config_files import load_recipe
 from genzoo.data import to_uint8
@@ -102,4 +103,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import genzoo
+from genzoo.errors import exit_on_user_error
 from genzoo.run import Run
 
 # name -> (recipe, overrides). Each adds one change to the line above it unless said otherwise.
@@ -95,4 +96,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

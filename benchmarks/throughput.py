@@ -14,6 +14,7 @@ import time
 import torch
 
 from genzoo.algos.base import bf16_supported
+from genzoo.errors import exit_on_user_error
 from genzoo.training.build import build_algo
 from genzoo.config_files import load_recipe
 from genzoo.data import Dataset, to_float
@@ -66,4 +67,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

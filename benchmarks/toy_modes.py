@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from genzoo.config_files import load_recipe
+from genzoo.errors import exit_on_user_error
 from genzoo.evaluation import evaluate
 from genzoo.training.loop import train
 
@@ -79,4 +80,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

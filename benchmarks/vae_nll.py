@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from genzoo.errors import exit_on_user_error
 from genzoo.training import checkpoint
 from genzoo.training.build import dataset_for
 from genzoo.config_files import load_config_file, load_recipe
@@ -112,4 +113,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()

@@ -27,6 +27,7 @@ from PIL import Image
 from genzoo.algos.base import bf16_supported, resolve_precision
 from genzoo.config_files import load_recipe
 from genzoo.data import BatchSampler, Dataset
+from genzoo.errors import exit_on_user_error
 from genzoo.training.build import build_algo
 
 NZ, BATCH = 100, 64
@@ -238,4 +239,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_user_error():
+        main()
