@@ -56,9 +56,8 @@ def _check_seeds(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from genzoo.errors import GenzooError
+    from genzoo.errors import GenzooError, Interrupted
     from genzoo.io import one_line, os_error_message
-    from genzoo.training.loop import Interrupted
 
     from genzoo.report.command import ARGV  # RUN/command.json records how a run was made
     argv_token = ARGV.set(["genzoo", *(sys.argv[1:] if argv is None else argv)])

@@ -40,14 +40,10 @@ from genzoo.training.launcher import is_collective_error, one_line_collective_er
 from genzoo.training.rank_rng import RankRNG
 from genzoo.nets.sync_bn import convert_sync_bn
 from genzoo.training.watch import Alert, Monitor, actions
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, Interrupted
 from genzoo.training.checkpoint import ckpt_dir
 from genzoo.training.alerts import handle_alerts, rollback
 from genzoo.training.rundir import make_progress_gif, render, resume_run, rng_state, start_run
-
-
-class Interrupted(GenzooError):
-    """Training stopped by a signal after saving a checkpoint."""
 
 
 class StopOnSignal:
