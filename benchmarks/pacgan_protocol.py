@@ -11,16 +11,17 @@ A variation of the protocol (for the best genzoo configuration), in its own fold
         --out runs/bench-pacgan-ema
 Same as `genzoo experiment modes --mixture M --protocol pacgan ...` for each mixture; finished runs are reused.
 """
-import argparse
 import time
 from pathlib import Path
 
+from genzoo.cli import Parser
+from genzoo.cli.common import float_list
 from genzoo.errors import exit_on_user_error
 from genzoo.studies.modes import modes_experiment, report
 
-p = argparse.ArgumentParser(description="PacGAN Table 1 under the PacGAN 2-D protocol: trains --runs seeds of each "
-                            "row on each mixture, evaluates 2,500 samples per run and prints mean ± std next to the "
-                            "published rows. Finished runs are reused; a longer budget continues them.")
+p = Parser(description="PacGAN Table 1 under the PacGAN 2-D protocol: trains --runs seeds of each row on each "
+           "mixture, evaluates 2,500 samples per run and prints mean ± std next to the published rows. Finished "
+           "runs are reused; a longer budget continues them.")
 p.add_argument("--runs", type=int, default=10, help="seeds per row (default 10, as in the paper)")
 p.add_argument("--seed", type=int, default=0, help="first seed; run k uses seed + k (default 0)")
 p.add_argument("--epochs", default=None,
@@ -35,13 +36,10 @@ p.add_argument("--set", dest="overrides", action="append", default=[], metavar="
                help="a variation of the protocol for every row (not pack, batch, data, seed or steps)")
 p.add_argument("--out", default="runs/bench-pacgan", help="output folder (default runs/bench-pacgan)")
 a = p.parse_args()
-try:
-    budgets = [float(e) for e in a.epochs.split(",")] if a.epochs else [None]
-except ValueError:
-    p.error(f"argument --epochs: expected comma-separated numbers, got '{a.epochs}'")
 
 
 def main():
+    budgets = float_list(a.epochs, "--epochs") if a.epochs else [None]
     for mix in a.mixtures.split(","):
         t = time.time()
         for epochs in budgets:  # a longer budget continues the runs of the shorter one

@@ -11,7 +11,6 @@ A variation of the protocol (for the best genzoo configuration), in its own fold
         python benchmarks/stacked_mnist.py --packs 1 --steps 10000,25000 --set optim.ema=0.999 \
             --out runs/bench-stacked-ema
 """
-import argparse
 import os
 import time
 from pathlib import Path
@@ -19,29 +18,21 @@ from pathlib import Path
 import torch
 
 import genzoo
-from genzoo.errors import exit_on_user_error
+from genzoo.cli import Parser
+from genzoo.cli.common import int_list
+from genzoo.errors import GenzooError, exit_on_user_error
 from genzoo.studies.modes import check_reuse
 from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PROTOCOLS, PUBLISHED, STEPS_PER_EPOCH, row_name, \
     stacked_config
 
-
-def int_list(text):
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
-
-
-p = argparse.ArgumentParser(description="PacGAN Table 2 on Stacked MNIST: trains DCGAN (pack 1) and PacDCGAN-m, "
-                            "evaluates modes and KL to uniform on lenet-mnist's reading of each channel, and prints "
-                            "them next to the published rows. Finished runs are continued or re-evaluated.")
-p.add_argument("--packs", type=int_list, default=[1, 2, 4],
-               help="comma list of packs: 1 = DCGAN, m = PacDCGANm (default 1,2,4)")
+p = Parser(description="PacGAN Table 2 on Stacked MNIST: trains DCGAN (pack 1) and PacDCGAN-m, evaluates modes "
+           "and KL to uniform on lenet-mnist's reading of each channel, and prints them next to the published rows. "
+           "Finished runs are continued or re-evaluated.")
+p.add_argument("--packs", default="1,2,4", help="comma list of packs: 1 = DCGAN, m = PacDCGANm (default 1,2,4)")
 p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="paper",
                help="paper: what PacGAN's paper states; code: plus what the authors' code does (default paper)")
 p.add_argument("--epochs", type=float, default=None, help=f"epochs of the 128,000 images (default {EPOCHS})")
-p.add_argument("--steps", type=int_list, default=None,
-               help="overrides --epochs; a comma list evaluates each model at each budget")
+p.add_argument("--steps", default=None, help="overrides --epochs; a comma list evaluates each model at each budget")
 p.add_argument("--n", type=int, default=EVAL_SAMPLES, help=f"samples evaluated per model (default {EVAL_SAMPLES})")
 p.add_argument("--seed", type=int, default=0, help="training and evaluation seed (default 0)")
 p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -51,32 +42,33 @@ p.add_argument("--set", dest="overrides", action="append", default=[], metavar="
                help="a variation of the protocol for every model (use its own --out)")
 p.add_argument("--out", default=None, help="default runs/bench-stacked, or runs/bench-stacked-code")
 a = p.parse_args()
-if a.threads:
-    torch.set_num_threads(a.threads)
-if a.data_root:  # read wherever MNIST is loaded, for new and continued runs alike
-    os.environ["GENZOO_DATA"] = a.data_root
-out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
-budgets = a.steps or [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
-packs = a.packs
 
 
 def main():
+    if a.threads is not None:
+        if a.threads < 1:
+            raise GenzooError(f"--threads must be at least 1, got {a.threads}")
+        torch.set_num_threads(a.threads)
+    if a.data_root:  # read wherever MNIST is loaded, for new and continued runs alike
+        os.environ["GENZOO_DATA"] = a.data_root
+    out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
+    budgets = int_list(a.steps, "--steps") if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
+    packs = int_list(a.packs, "--packs")
     for m in packs:  # every run to continue was trained with these settings: checked before any work
         check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides),
                     Path(out_root) / f"{row_name(m)}-s{a.seed}")
     rows = []
     for m in packs:
-        rows += train_and_evaluate(m)
+        rows += train_and_evaluate(m, Path(out_root) / f"{row_name(m)}-s{a.seed}", budgets)
     print_table(rows)
 
 
-def train_and_evaluate(m):
-    name, rows = row_name(m), []
-    out, wall = Path(out_root) / f"{row_name(m)}-s{a.seed}", 0.0
+def train_and_evaluate(m, out, budgets):
+    name, rows, wall = row_name(m), [], 0.0
     for steps in budgets:
         t = time.time()
         done = genzoo.Run.open(out, device=a.device).step if (out / "checkpoints").is_dir() else -1
-        if done > steps:  # a rerun: this run is past the budget (a later budget evaluates it)
+        if done > steps:  # a rerun: this run is past the budget (only budgets at or past its step are evaluated)
             print(f"{name}: already at step {done}, skipping the {steps}-step budget", flush=True)
             continue
         if done == steps:  # trained before: evaluate that checkpoint again

@@ -551,7 +551,13 @@ def test_scripts_outside_the_cli_end_a_user_error_like_the_cli(capsys):
     assert capsys.readouterr().err == "genzoo: error: first line second line; what to do\n"
     with pytest.raises(ValueError), exit_on_user_error():  # a bug keeps its traceback
         raise ValueError("a bug")
-    from genzoo.training.loop import Interrupted  # where the loop raises it
+    from genzoo.errors import Interrupted
     with pytest.raises(SystemExit) as e, exit_on_user_error():
         raise Interrupted("interrupted at step 7; checkpoint saved")
     assert e.value.code == 130 and capsys.readouterr().err == "genzoo: interrupted at step 7; checkpoint saved\n"
+    with pytest.raises(SystemExit) as e, exit_on_user_error():
+        raise KeyboardInterrupt
+    assert e.value.code == 130 and capsys.readouterr().err == "genzoo: interrupted\n"
+    with pytest.raises(SystemExit) as e, exit_on_user_error():  # the CLI's file-system branch, shared
+        raise PermissionError(13, "Permission denied", "/x/out")
+    assert e.value.code == 2 and capsys.readouterr().err.startswith("genzoo: error: /x/out: ")

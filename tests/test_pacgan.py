@@ -265,20 +265,43 @@ def test_stacked_mnist_without_mnist_files_is_one_line(tmp_path, capsys, monkeyp
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def _run_benchmark(script, args, tmp_path, monkeypatch):
+    """``python benchmarks/SCRIPT ARGS`` in-process, with no MNIST where genzoo looks unless ARGS name it."""
+    import runpy
+    import sys
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))  # restored after the test (--data-root sets it)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", [script, *args, "--out", str(tmp_path / "runs")])
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+    finally:  # --threads must not change the numerics of the tests that run after this one
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("script, args, needle", [
     ("stacked_mnist.py", ["--packs", "1", "--steps", "1"], "stacked-mnist is built from MNIST"),
     ("stacked_mnist.py", ["--packs", "0", "--steps", "1"], "model.pack must be in [1, 1024], got 0"),
+    ("stacked_mnist.py", ["--packs", "1,a"], "--packs expects comma-separated integers, got '1,a'"),
+    ("stacked_mnist.py", ["--threads", "0"], "--threads must be at least 1"),
+    ("stacked_mnist.py", ["--bogus"], "unrecognized arguments: --bogus"),
     ("pacgan_protocol.py", ["--recipes", "gna", "--epochs", "1"], "unknown row 'gna'"),
+    ("pacgan_protocol.py", ["--epochs", "1,x"], "--epochs expects comma-separated numbers, got '1,x'"),
+    ("pacgan_protocol.py", ["--threads", "0", "--epochs", "1"], "--threads must be at least 1"),
 ])
 def test_protocol_benchmarks_bad_input_is_one_line_exit_2(script, args, needle, tmp_path, capsys, monkeypatch):
-    import runpy
-    import sys
-    monkeypatch.setenv("GENZOO_DATA", str(tmp_path))  # no MNIST there; the script's --data-root sets it too
-    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(sys, "argv", [script, *args, "--out", str(tmp_path / "runs"), "--data-root", str(tmp_path)]
-                        if script == "stacked_mnist.py" else [script, *args, "--out", str(tmp_path / "runs")])
     with pytest.raises(SystemExit) as e:
-        runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
+        _run_benchmark(script, args, tmp_path, monkeypatch)
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and err.startswith("genzoo: error: ") and needle in err and "\n" not in err
     assert not (tmp_path / "runs").exists()  # refused before any run folder was made
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason="needs MNIST in $GENZOO_DATA")
+def test_stacked_benchmark_reads_mnist_from_data_root(tmp_path, capsys, monkeypatch):
+    data = os.environ["GENZOO_DATA"]  # elsewhere, $GENZOO_DATA and the cache hold no MNIST
+    _run_benchmark("stacked_mnist.py", ["--packs", "1", "--steps", "1", "--n", "100", "--threads", "1",
+                                        "--data-root", data], tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert "| DCGAN | 1 | 0.0 |" in out and (tmp_path / "runs" / "DCGAN-s0" / "checkpoints").is_dir()

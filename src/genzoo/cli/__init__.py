@@ -6,13 +6,12 @@ under ``genzoo.explore``/``studies``). User errors become one line on stderr and
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 
 from genzoo.cli import attack, diagnose, evaluate, explore, report, sample, studies, train
+from genzoo.errors import EXIT_USER
 
-EXIT_USER = 2
 GROUPS = (train, sample, evaluate, explore, diagnose, studies, report, attack)
 
 
@@ -56,39 +55,18 @@ def _check_seeds(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from genzoo.errors import GenzooError, Interrupted
-    from genzoo.io import one_line, os_error_message
-
+    from genzoo.errors import exit_code_for
     from genzoo.report.command import ARGV  # RUN/command.json records how a run was made
     argv_token = ARGV.set(["genzoo", *(sys.argv[1:] if argv is None else argv)])
     warnings.formatwarning = lambda msg, cat, *a, **k: f"genzoo: warning: {msg}\n"
     try:
         _check_seeds(args)
         return args.func(args)
-    except Interrupted as e:
-        print(f"genzoo: {e}", file=sys.stderr)
-        return 130
-    except GenzooError as e:
-        sys.stderr.write(f"genzoo: error: {one_line(e)}\n")  # one write: ranks sharing a pipe do not interleave
-        sys.stderr.flush()
-        return EXIT_USER
-    except KeyboardInterrupt:
-        print("genzoo: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as e:  # permissions, read-only, not a directory, exists, no space: the user's to fix
-        print(f"genzoo: error: {os_error_message(e)}", file=sys.stderr)
-        return EXIT_USER
-    except MemoryError:
-        print("genzoo: error: not enough memory; lower train.batch_size, the model widths or the sample count "
-              "(-n) and run the command again", file=sys.stderr)
-        return EXIT_USER
-    except RecursionError:
-        print("genzoo: error: an input file is nested too deeply to read (a damaged or hostile file); "
-              "check the files named on the command line", file=sys.stderr)
-        return EXIT_USER
+    except BaseException as e:  # user errors and interrupts: one line and an exit code; bugs: their traceback
+        code = exit_code_for(e)
+        if code is None:
+            raise
+        return code
     finally:
         ARGV.reset(argv_token)
 

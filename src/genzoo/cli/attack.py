@@ -4,16 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import add_device
-
-
-def _floats(text: str, flag: str) -> list[float]:
-    from genzoo.errors import GenzooError
-
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise GenzooError(f"{flag} expects comma-separated numbers, got '{text}'") from None
+from genzoo.cli.common import add_device, float_list
 
 
 CLASSIFIER_HELP = ("lenet-mnist, lenet-fashion-mnist, a weights file from `genzoo classifier train` "
@@ -77,7 +68,7 @@ def cmd_attack(args) -> int:
     if args.method == "pgd":
         kw = dict(steps=args.steps, step_size=args.step_size, restarts=args.restarts, norm=args.norm,
                   random_start=not args.no_random_start, seed=args.seed)
-    result = attack_classifier(args.classifier, args.dataset, args.method, _floats(args.eps, "--eps"), args.n,
+    result = attack_classifier(args.classifier, args.dataset, args.method, float_list(args.eps, "--eps"), args.n,
                                args.out, args.generator, root=args.data_root, target=args.target,
                                device=args.device, **kw)
     print(format_table(result))

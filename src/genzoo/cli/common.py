@@ -44,3 +44,12 @@ def int_list(text: str, flag: str) -> list[int]:
         return [int(v) for v in text.split(",")]
     except ValueError:
         raise GenzooError(f"{flag} expects comma-separated integers, got '{text}'") from None
+
+
+def float_list(text: str, flag: str) -> list[float]:
+    from genzoo.errors import GenzooError
+
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise GenzooError(f"{flag} expects comma-separated numbers, got '{text}'") from None

@@ -144,8 +144,8 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
                      epochs: float | None = None, jobs: int = 1, seed: int = 0, threads: int = 1,
                      device: str = "auto", overrides: list[str] = ()) -> dict:
     """``runs`` seeds of every row on ``mixture``, ``jobs`` processes at a time; finished runs are reused."""
-    if runs < 1 or jobs < 1:
-        raise GenzooError("--runs and --jobs must be at least 1")
+    if runs < 1 or jobs < 1 or threads < 1:
+        raise GenzooError("--runs, --jobs and --threads must be at least 1")
     overrides = list(overrides)
     for r in rows:
         for k in range(runs):  # check the arguments, and that every run to reuse has these settings, before any work
