@@ -170,6 +170,17 @@ def test_stacked_runs_are_continued_only_with_their_own_settings(tmp_path):
         check_reuse(stacked_config(1, 0, 5000, "code", ["optim.ema=0.999"]), tmp_path)
 
 
+def test_modes_experiment_in_process_gives_back_the_thread_count(tmp_path):
+    from genzoo.studies.modes import modes_experiment
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        r = modes_experiment("ring8", ["gan"], 1, tmp_path, epochs=0.001, threads=1, device="cpu")
+        assert r["steps"] == 1 and torch.get_num_threads() == 2  # the run trained on 1 thread, the caller keeps 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_protocol_runs_keep_their_cpu_time_over_continuations(tmp_path):
     from genzoo.studies.modes import _add_cpu_seconds
     assert _add_cpu_seconds(tmp_path, 1.5) == 1.5

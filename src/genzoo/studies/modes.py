@@ -156,8 +156,13 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
     resolve_device(device)  # a device that is not there is one line before any work
     work = [(r, mixture, seed + k, protocol, epochs, str(Path(out) / f"{mixture}-{r}-seed{seed + k}"), threads, n_eval,
              device, overrides) for r in rows for k in range(runs)]
-    if jobs == 1:
-        results = [_one(w) for w in work]
+    if jobs == 1:  # in this process, whose thread count is the caller's again afterwards
+        import torch
+        before = torch.get_num_threads()
+        try:
+            results = [_one(w) for w in work]
+        finally:
+            torch.set_num_threads(before)
     else:
         with ProcessPoolExecutor(jobs) as pool:
             results = list(pool.map(_one, work))
