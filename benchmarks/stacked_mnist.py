@@ -53,13 +53,12 @@ def main():
         os.environ["GENZOO_DATA"] = a.data_root
     out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
     budgets = int_list(a.steps, "--steps") if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
-    packs = int_list(a.packs, "--packs")
-    for m in packs:  # every run to continue was trained with these settings: checked before any work
-        check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides),
-                    Path(out_root) / f"{row_name(m)}-s{a.seed}")
+    runs = [(m, Path(out_root) / f"{row_name(m)}-s{a.seed}") for m in int_list(a.packs, "--packs")]
+    for m, out in runs:  # every run to continue was trained with these settings: checked before any work
+        check_reuse(stacked_config(m, a.seed, budgets[0], a.protocol, a.overrides), out)
     rows = []
-    for m in packs:
-        rows += train_and_evaluate(m, Path(out_root) / f"{row_name(m)}-s{a.seed}", budgets)
+    for m, out in runs:
+        rows += train_and_evaluate(m, out, budgets)
     print_table(rows)
 
 
