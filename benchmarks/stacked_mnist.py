@@ -11,7 +11,6 @@ A variation of the protocol (for the best genzoo configuration), in its own fold
         python benchmarks/stacked_mnist.py --packs 1 --steps 10000,25000 --set optim.ema=0.999 \
             --out runs/bench-stacked-ema
 """
-import os
 import time
 from pathlib import Path
 
@@ -49,8 +48,6 @@ def main():
         if a.threads < 1:
             raise GenzooError(f"--threads must be at least 1, got {a.threads}")
         torch.set_num_threads(a.threads)
-    if a.data_root:  # read wherever MNIST is loaded, for new and continued runs alike
-        os.environ["GENZOO_DATA"] = a.data_root
     out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
     budgets = int_list(a.steps, "--steps") if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
     runs = [(m, Path(out_root) / f"{row_name(m)}-s{a.seed}") for m in int_list(a.packs, "--packs")]
@@ -73,10 +70,11 @@ def train_and_evaluate(m, out, budgets):
         if done == steps:  # trained before: evaluate that checkpoint again
             run = genzoo.Run.open(out, device=a.device)
         elif done >= 0:  # a longer budget continues the run
-            run = genzoo.train(resume=out, steps=steps, progress=False, device=a.device)
+            run = genzoo.train(resume=out, steps=steps, progress=False, device=a.device, data_root=a.data_root)
         else:
             cfg = stacked_config(m, a.seed, steps, a.protocol, a.overrides)
             cfg.set("train.device", a.device)
+            cfg.set("data.root", a.data_root)
             run = genzoo.train(cfg, out=out, progress=False)
         wall += time.time() - t
         r = genzoo.evaluate(run, n=a.n, seed=a.seed)["metrics"]

@@ -82,6 +82,22 @@ def test_resume_through_the_api_continues_the_same_run(tiny_run):
         genzoo.train(resume=tiny_run.path, steps=9, seed=1)
 
 
+def test_a_run_whose_data_moved_resumes_with_the_new_data_root(tmp_path, monkeypatch, data_root):
+    """The data folder is where the same checksummed files live, so it may change on resume (another machine)."""
+    import shutil
+    old, new, out = tmp_path / "old", tmp_path / "new", tmp_path / "r"
+    shutil.copytree(data_root / "mnist", old / "mnist")
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))  # nowhere else to find MNIST
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    genzoo.train("dcgan", dataset="mnist", data_root=str(old), steps=2, out=out, progress=False,
+                 overrides={"train.sample_every": 2, "train.ckpt_every": 2, "model.g_width": 8, "model.d_width": 8})
+    old.rename(new)
+    with pytest.raises(GenzooError, match=f"put .* in {old / 'mnist'}, or pass --data-root"):
+        genzoo.train(resume=out, steps=3, progress=False)
+    run = genzoo.train(resume=out, steps=3, data_root=str(new), progress=False)
+    assert run.step == 3 and genzoo.Run.open(out).cfg.data.root == str(new)
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: genzoo.Run.open("/nonexistent/run"), "no such run directory"),
     (lambda: genzoo.evaluate(torch.zeros(300, 1, 28, 28), reference="mnist"), "uint8"),

@@ -74,11 +74,23 @@ def test_mnist_and_fashion_from_local_copy(data_root):
     assert counts[0] == 5923 and counts[1] == 6742
 
 
-def test_missing_dataset_offline_says_where(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    with pytest.raises(GenzooError, match=r"put train-images-idx3-ubyte\.gz.*--data-root"):
-        load_dataset("mnist")
+@pytest.mark.parametrize("spec, sub", [("mnist", "mnist"), ("cifar10", "cifar10")])
+@pytest.mark.parametrize("where", ["root", "env", "neither"])
+def test_missing_dataset_offline_says_where(spec, sub, where, tmp_path, monkeypatch):
+    """The folder named is the one the user chose: --data-root, else $GENZOO_DATA's value, else both options."""
+    import re
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    if where == "env":
+        monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "env"))
+    else:
+        monkeypatch.delenv("GENZOO_DATA", raising=False)
+    root = str(tmp_path / "root") if where == "root" else None
+    expected = {"root": f"{tmp_path / 'root' / sub}", "env": f"{tmp_path / 'env' / sub} ($GENZOO_DATA)",
+                "neither": f"$GENZOO_DATA/{sub} or {cache / 'genzoo' / sub}"}[where]
+    with pytest.raises(GenzooError, match=r"put .* in " + re.escape(expected) + ", or pass --data-root DIR$") as e:
+        load_dataset(spec, root=root)
+    assert "\n" not in str(e.value)
 
 
 def test_embedded_is_the_first_mnist_images(data_root):

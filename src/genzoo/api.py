@@ -18,7 +18,8 @@ from genzoo.run import Run
 SHORTCUTS = {"dataset": "data.dataset", "data_root": "data.root", "task": "data.task", "strict": "data.strict",
              "steps": "train.steps", "minutes": "train.minutes", "batch_size": "train.batch_size", "seed": "train.seed",
              "precision": "train.precision", "device": "train.device"}
-RESUMABLE = ("steps", "minutes", "precision", "device")  # what may change when a run is continued
+RESUMABLE = ("steps", "minutes", "precision", "device", "data_root")  # what may change when a run is continued
+# (data_root is where the same checksummed files live: a run moved to another machine finds them there)
 
 
 def default_out(cfg: Config) -> Path:
@@ -72,7 +73,7 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
             raise GenzooError(f"{run_dir} is a '{cfg.recipe}' run; drop the recipe name when resuming")
         fixed = [k for k, v in settings.items() if v is not None and k not in RESUMABLE]
         if fixed or out is not None or overrides:
-            raise GenzooError("when resuming only --steps, --minutes, --precision, --device and --quiet may change; got "
+            raise GenzooError("when resuming only --steps, --minutes, --precision, --device, --data-root and --quiet may change; got "
                               + ", ".join(fixed + ["--out"] * (out is not None) + ["--set"] * bool(overrides)))
         from genzoo.training.fits import verify_resumable
         if verify_resumable(run_dir, cfg) is None:  # damaged, or from another run: one line before any work

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from genzoo.data.folder import IMAGE_ERRORS, image_error, open_image
-from genzoo.data.mnist import cache_dir
+from genzoo.data.mnist import cache_dir, put_here
 from genzoo.errors import GenzooError
 from genzoo.io import one_line
 
@@ -116,7 +116,7 @@ def load_cifar10(split: str, root: str | None) -> tuple[np.ndarray, np.ndarray]:
             return _read_binary_tar(binary, split)
     target = cache_dir() / "cifar10" / "cifar-10-binary.tar.gz"
     hint = (f"put cifar-10-binary.tar.gz (or cifar10-jpeg-{split}.tar.gz) in "
-            f"{Path(root) / 'cifar10' if root else '$GENZOO_DATA/cifar10 or ' + str(target.parent)}, or pass --data-root DIR")
+            f"{put_here('cifar10', root, target.parent)}, or pass --data-root DIR")
     if os.environ.get("GENZOO_OFFLINE"):
         raise GenzooError(f"cifar10 not found locally and downloads are off (GENZOO_OFFLINE): {hint}")
     try:

@@ -65,6 +65,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genzoo"
 
 
+def put_here(sub: str, root: str | None, cache: Path) -> str:
+    """Where to put missing files, for an error message: the --data-root folder, else $GENZOO_DATA's folder
+    (by its value) when it is set, else either of $GENZOO_DATA and the download cache."""
+    if root:
+        return str(Path(root) / sub)
+    env = os.environ.get("GENZOO_DATA")
+    return f"{Path(env) / sub} ($GENZOO_DATA)" if env else f"$GENZOO_DATA/{sub} or {cache}"
+
+
 def _candidates(src: IdxSource, root: str | None) -> list[Path]:
     dirs = []
     for base in (root, os.environ.get("GENZOO_DATA")):
@@ -88,7 +97,7 @@ def locate(src: IdxSource, root: str | None) -> Path:
         if all(_find(folder, stem) for stem in src.md5):
             return folder
     target = cache_dir() / src.name
-    where = f"{Path(root) / src.name if root else '$GENZOO_DATA/' + src.name + ' or ' + str(target)}"
+    where = put_here(src.name, root, target)
     files = ", ".join(s + ".gz" for s in src.md5)
     if os.environ.get("GENZOO_OFFLINE"):
         raise GenzooError(f"{src.name} not found locally and downloads are off (GENZOO_OFFLINE): "

@@ -85,7 +85,7 @@ def refuse_pinned(overrides: list[str], pinned: tuple[str, ...], hint: str) -> N
 
 def check_reuse(cfg: Config, run_dir: Path) -> None:
     """A finished or partial run in ``run_dir`` is continued or re-evaluated only if it was trained with the same
-    settings (all but the step budget and device): otherwise one line, before any work. A key its config.yaml
+    settings (all but the step budget, device and data folder): otherwise one line, before any work. A key its config.yaml
     lacks (written before the key existed), or an image size or channel count this experiment leaves for the run
     to resolve (None), is taken as matching."""
     saved = run_dir / "config.yaml"
@@ -98,7 +98,7 @@ def check_reuse(cfg: Config, run_dir: Path) -> None:
             continue
         for k, v in fields.items():
             key = f"{section}.{k}"
-            if key in ("train.steps", "train.device") or (key in RESOLVED_BY_RUN and v is None):
+            if key in ("train.steps", "train.device", "data.root") or (key in RESOLVED_BY_RUN and v is None):
                 continue
             was = (old.get(section) or {}).get(k, v)
             if was != v:

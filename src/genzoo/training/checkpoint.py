@@ -63,7 +63,7 @@ def unflatten(skel: Any, tensors: dict[str, torch.Tensor]) -> Any:
 # -- save / load -----------------------------------------------------------------------------
 MAX_JSON_BYTES = 64 << 20   # a checkpoint's JSON is a few hundred kB; anything far larger is not one
 MAX_DEPTH = 32              # the nested state is a handful of levels deep (algo.opts.G.state.0.exp_avg)
-RESUMABLE_KEYS = ("train.steps", "train.precision", "train.device")  # may change when a run is resumed
+RESUMABLE_KEYS = ("train.steps", "train.precision", "train.device", "data.root")  # may change when a run is resumed
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
