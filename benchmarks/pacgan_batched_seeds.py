@@ -8,19 +8,22 @@ Prints the time per step and per seed-step, side by side in one process.
 
     python benchmarks/pacgan_batched_seeds.py --seeds 1,10 --threads 1
 """
-import argparse
 import time
 
 import torch
 import torch.nn.functional as F
 
-p = argparse.ArgumentParser()
-p.add_argument("--seeds", default="1,10", help="comma list of seed counts S to time")
-p.add_argument("--threads", type=int, default=1)
-p.add_argument("--pack", type=int, default=1)
-p.add_argument("--steps", type=int, default=200)
+from genzoo.cli import Parser
+from genzoo.cli.common import int_list
+from genzoo.errors import GenzooError, exit_on_user_error
+
+p = Parser(description="Times the PacGAN 2-D protocol's step with S seeds stacked into one batched model, per "
+           "step and per seed-step, side by side in one process.")
+p.add_argument("--seeds", default="1,10", help="comma list of seed counts S to time (default 1,10)")
+p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+p.add_argument("--pack", type=int, default=1, help="samples D judges at once (default 1)")
+p.add_argument("--steps", type=int, default=200, help="timed steps per row, after 20 warm-up steps (default 200)")
 a = p.parse_args()
-torch.set_num_threads(a.threads)
 
 
 def stacked_step(S: int, pack: int):
@@ -72,16 +75,26 @@ def stacked_step(S: int, pack: int):
     return step
 
 
-print(f"PacGAN 2-D protocol step, pack {a.pack}, {a.threads} thread(s), {a.steps} timed steps after 20 warm-up")
-print("| seeds S | ms per step | ms per seed-step |\n|---|---|---|")
-base = None
-for S in [int(s) for s in a.seeds.split(",")]:
-    step = stacked_step(S, a.pack)
-    for _ in range(20):
-        step()
-    t = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    ms = (time.perf_counter() - t) / a.steps * 1000
-    base = base or ms / S
-    print(f"| {S} | {ms:.1f} | {ms / S:.2f} (x{base / (ms / S):.2f} vs the first row) |", flush=True)
+def main():
+    counts = int_list(a.seeds, "--seeds")
+    for flag, value in (("--seeds", min(counts)), ("--threads", a.threads), ("--pack", a.pack), ("--steps", a.steps)):
+        if value < 1:
+            raise GenzooError(f"{flag} must be at least 1, got {value}")
+    torch.set_num_threads(a.threads)
+    print(f"PacGAN 2-D protocol step, pack {a.pack}, {a.threads} thread(s), {a.steps} timed steps after 20 warm-up")
+    print("| seeds S | ms per step | ms per seed-step |\n|---|---|---|")
+    base = None
+    for S in counts:
+        step = stacked_step(S, a.pack)
+        for _ in range(20):
+            step()
+        t = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        ms = (time.perf_counter() - t) / a.steps * 1000
+        base = base or ms / S
+        print(f"| {S} | {ms:.1f} | {ms / S:.2f} (x{base / (ms / S):.2f} vs the first row) |", flush=True)
+
+
+with exit_on_user_error():
+    main()

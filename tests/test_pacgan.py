@@ -283,7 +283,8 @@ def _run_benchmark(script, args, tmp_path, monkeypatch):
     monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))  # restored after the test (--data-root sets it)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(sys, "argv", [script, *args, "--out", str(tmp_path / "runs")])
+    out = ["--out", str(tmp_path / "runs")] if script != "pacgan_batched_seeds.py" else []  # it writes nothing
+    monkeypatch.setattr(sys, "argv", [script, *args, *out])
     threads = torch.get_num_threads()
     try:
         runpy.run_path(str(BENCHMARKS / script), run_name="__main__")
@@ -300,6 +301,11 @@ def _run_benchmark(script, args, tmp_path, monkeypatch):
     ("pacgan_protocol.py", ["--recipes", "gna", "--epochs", "1"], "unknown row 'gna'"),
     ("pacgan_protocol.py", ["--epochs", "1,x"], "--epochs expects comma-separated numbers, got '1,x'"),
     ("pacgan_protocol.py", ["--threads", "0", "--epochs", "1"], "--threads must be at least 1"),
+    ("pacgan_batched_seeds.py", ["--seeds", "1,x"], "--seeds expects comma-separated integers, got '1,x'"),
+    ("pacgan_batched_seeds.py", ["--pack", "0"], "--pack must be at least 1, got 0"),
+    ("ab_quality.py", ["--base", "no-such-revision"], "--base no-such-revision: git could not check it out"),
+    ("ab_quality.py", ["--base", "HEAD", "--recipe", "gna"], "unknown recipe 'gna'"),
+    ("ab_quality.py", ["--base", "HEAD", "--steps", "0"], "--steps must be at least 1, got 0"),
 ])
 def test_protocol_benchmarks_bad_input_is_one_line_exit_2(script, args, needle, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as e:
