@@ -20,7 +20,7 @@ from pathlib import Path
 import genzoo
 from genzoo.api import make_config
 from genzoo.cli import Parser
-from genzoo.cli.common import int_list
+from genzoo.cli.common import at_least_1, int_list
 from genzoo.data import parse_spec
 from genzoo.errors import GenzooError, exit_on_user_error
 
@@ -41,9 +41,7 @@ a = p.parse_args()
 
 def main():
     seeds = int_list(a.seeds, "--seeds")
-    for flag, value in (("--steps", a.steps), ("--threads", a.threads)):
-        if value is not None and value < 1:
-            raise GenzooError(f"{flag} must be at least 1, got {value}")
+    at_least_1(steps=a.steps, threads=a.threads)
     parse_spec(make_config(a.recipe, dataset=a.dataset).data.dataset)  # a bad recipe or dataset: one line first
     tmp = Path(tempfile.mkdtemp(prefix="genzoo-ab-"))
     base_tree = tmp / "base"
@@ -51,7 +49,8 @@ def main():
                           capture_output=True, text=True)
     if made.returncode:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise GenzooError(f"--base {a.base}: git could not check it out ({made.stderr.strip().splitlines()[-1]}); "
+        why = (made.stderr.strip().splitlines() or [f"exit {made.returncode}"])[-1]
+        raise GenzooError(f"--base {a.base}: git could not check it out ({why}); "
                           "give a revision of this repository")
     try:
         results = train_both(seeds, {"before": str(base_tree / "src"), "after": str(ROOT / "src")})
@@ -75,9 +74,8 @@ def train_both(seeds, versions):
                 done = subprocess.run([sys.executable, "-m", "genzoo", "train", a.recipe, "--dataset", a.dataset,
                                        "--steps", str(a.steps), "--seed", str(seed), "--out", str(out), "--quiet",
                                        "--set", "train.report=false"], env=env)
-                if done.returncode:  # the training printed why
-                    raise GenzooError(f"the {version} training of seed {seed} failed (exit {done.returncode}); "
-                                      "see its message above")
+                if done.returncode:  # the training printed why (one line, or a bug's traceback): end with its code
+                    raise SystemExit(done.returncode)
             wall = time.time() - t
             m = genzoo.evaluate(out, n=10_000, seed=0, metrics="fid,pr")["metrics"]
             row = {"seed": seed, "wall_s": wall, **{k: m[k]["value"] for k in KEYS}}

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.cli import Parser
-from genzoo.cli.common import int_list
-from genzoo.errors import GenzooError, exit_on_user_error
+from genzoo.cli.common import at_least_1, int_list
+from genzoo.errors import exit_on_user_error
 
 p = Parser(description="Times the PacGAN 2-D protocol's step with S seeds stacked into one batched model, per "
            "step and per seed-step, side by side in one process.")
@@ -77,9 +77,7 @@ def stacked_step(S: int, pack: int):
 
 def main():
     counts = int_list(a.seeds, "--seeds")
-    for flag, value in (("--seeds", min(counts)), ("--threads", a.threads), ("--pack", a.pack), ("--steps", a.steps)):
-        if value < 1:
-            raise GenzooError(f"{flag} must be at least 1, got {value}")
+    at_least_1(seeds=min(counts), threads=a.threads, pack=a.pack, steps=a.steps)
     torch.set_num_threads(a.threads)
     print(f"PacGAN 2-D protocol step, pack {a.pack}, {a.threads} thread(s), {a.steps} timed steps after 20 warm-up")
     print("| seeds S | ms per step | ms per seed-step |\n|---|---|---|")

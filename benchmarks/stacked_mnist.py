@@ -18,8 +18,8 @@ import torch
 
 import genzoo
 from genzoo.cli import Parser
-from genzoo.cli.common import int_list
-from genzoo.errors import GenzooError, exit_on_user_error
+from genzoo.cli.common import at_least_1, int_list
+from genzoo.errors import exit_on_user_error
 from genzoo.studies.modes import check_reuse
 from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PROTOCOLS, PUBLISHED, STEPS_PER_EPOCH, row_name, \
     stacked_config
@@ -44,9 +44,8 @@ a = p.parse_args()
 
 
 def main():
+    at_least_1(threads=a.threads)
     if a.threads is not None:
-        if a.threads < 1:
-            raise GenzooError(f"--threads must be at least 1, got {a.threads}")
         torch.set_num_threads(a.threads)
     out_root = a.out or ("runs/bench-stacked" if a.protocol == "paper" else f"runs/bench-stacked-{a.protocol}")
     budgets = int_list(a.steps, "--steps") if a.steps else [round((a.epochs or EPOCHS) * STEPS_PER_EPOCH)]
@@ -74,7 +73,8 @@ def train_and_evaluate(m, out, budgets):
         else:
             cfg = stacked_config(m, a.seed, steps, a.protocol, a.overrides)
             cfg.set("train.device", a.device)
-            cfg.set("data.root", a.data_root)
+            if a.data_root:
+                cfg.set("data.root", a.data_root)
             run = genzoo.train(cfg, out=out, progress=False)
         wall += time.time() - t
         r = genzoo.evaluate(run, n=a.n, seed=a.seed)["metrics"]

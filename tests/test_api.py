@@ -83,19 +83,29 @@ def test_resume_through_the_api_continues_the_same_run(tiny_run):
 
 
 def test_a_run_whose_data_moved_resumes_with_the_new_data_root(tmp_path, monkeypatch, data_root):
-    """The data folder is where the same checksummed files live, so it may change on resume (another machine)."""
+    """The data folder is where the dataset's files are, so it may change on resume (a run moved to another
+    machine), and the resume stays exact; a folder that does not hold them is not written into config.yaml."""
     import shutil
+    from safetensors.torch import load_file
     old, new, out = tmp_path / "old", tmp_path / "new", tmp_path / "r"
     shutil.copytree(data_root / "mnist", old / "mnist")
     monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))  # nowhere else to find MNIST
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    genzoo.train("dcgan", dataset="mnist", data_root=str(old), steps=2, out=out, progress=False,
-                 overrides={"train.sample_every": 2, "train.ckpt_every": 2, "model.g_width": 8, "model.d_width": 8})
+    monkeypatch.setenv("GENZOO_OFFLINE", "1")
+    small = {"train.sample_every": 2, "train.ckpt_every": 2, "model.g_width": 8, "model.d_width": 8}
+    genzoo.train("dcgan", dataset="mnist", data_root=str(old), steps=2, out=out, progress=False, overrides=small)
     old.rename(new)
-    with pytest.raises(GenzooError, match=f"put .* in {old / 'mnist'}, or pass --data-root"):
+    with pytest.raises(GenzooError, match=f"put .* in {re.escape(str(old / 'mnist'))}, or point --data-root"):
         genzoo.train(resume=out, steps=3, progress=False)
-    run = genzoo.train(resume=out, steps=3, data_root=str(new), progress=False)
-    assert run.step == 3 and genzoo.Run.open(out).cfg.data.root == str(new)
+    with pytest.raises(GenzooError, match=re.escape(str(tmp_path / "typo" / "mnist"))):
+        genzoo.train(resume=out, steps=3, data_root=str(tmp_path / "typo"), progress=False)
+    assert genzoo.Run.open(out).cfg.data.root == str(old)  # the mistyped folder was not kept
+    run = genzoo.train(resume=out, steps=3, data_root=str(new), minutes=60, progress=False)
+    assert run.step == 3 and (run.cfg.data.root, run.cfg.train.minutes) == (str(new), 60)
+    straight = genzoo.train("dcgan", dataset="mnist", data_root=str(new), steps=3, out=tmp_path / "s",
+                            progress=False, overrides=small)
+    a, b = (load_file(r.path / "checkpoints" / "step_000003.safetensors") for r in (run, straight))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("call, match", [

@@ -81,14 +81,16 @@ def test_missing_dataset_offline_says_where(spec, sub, where, tmp_path, monkeypa
     import re
     cache = tmp_path / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("GENZOO_OFFLINE", "1")
     if where == "env":
         monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "env"))
     else:
         monkeypatch.delenv("GENZOO_DATA", raising=False)
     root = str(tmp_path / "root") if where == "root" else None
-    expected = {"root": f"{tmp_path / 'root' / sub}", "env": f"{tmp_path / 'env' / sub} ($GENZOO_DATA)",
-                "neither": f"$GENZOO_DATA/{sub} or {cache / 'genzoo' / sub}"}[where]
-    with pytest.raises(GenzooError, match=r"put .* in " + re.escape(expected) + ", or pass --data-root DIR$") as e:
+    expected = {"root": f"{tmp_path / 'root' / sub}, or point --data-root at the folder that holds them",
+                "env": f"{tmp_path / 'env' / sub} ($GENZOO_DATA), or pass --data-root DIR",
+                "neither": f"$GENZOO_DATA/{sub} or {cache / 'genzoo' / sub}, or pass --data-root DIR"}[where]
+    with pytest.raises(GenzooError, match=r"put .* in " + re.escape(expected) + "$") as e:
         load_dataset(spec, root=root)
     assert "\n" not in str(e.value)
 

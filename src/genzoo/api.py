@@ -13,13 +13,14 @@ from genzoo.config_files import load_config_file, load_recipe
 from genzoo.errors import GenzooError
 from genzoo.io import atomic_write_bytes
 from genzoo.run import Run
+from genzoo.training.checkpoint import RESUMABLE_KEYS
 
 # keyword argument -> config key, for the settings people change most
 SHORTCUTS = {"dataset": "data.dataset", "data_root": "data.root", "task": "data.task", "strict": "data.strict",
              "steps": "train.steps", "minutes": "train.minutes", "batch_size": "train.batch_size", "seed": "train.seed",
              "precision": "train.precision", "device": "train.device"}
-RESUMABLE = ("steps", "minutes", "precision", "device", "data_root")  # what may change when a run is continued
-# (data_root is where the same checksummed files live: a run moved to another machine finds them there)
+# what may change when a run is continued (data_root: where the dataset's files are, for a run moved elsewhere)
+RESUMABLE = tuple(k for k, key in SHORTCUTS.items() if key in RESUMABLE_KEYS)
 
 
 def default_out(cfg: Config) -> Path:
@@ -91,15 +92,15 @@ def train(recipe: str | Config | None = None, *, out: str | Path | None = None, 
         check_run_dir(run_dir)
     resolve_device(cfg.train.device)  # a device that is not there fails before any work (config.yaml untouched)
     from genzoo.training.distributed import is_main_process
-    if resume is not None and any(settings.get(k) is not None for k in RESUMABLE) and is_main_process():
-        atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())  # torchrun: rank 0 writes
+    changed = resume is not None and any(settings.get(k) is not None for k in RESUMABLE)
     from genzoo.report import command
     call = command.python_call(recipe, out, resume, overrides, settings)
     board = _tensorboard(cfg)
     try:
         train_loop(cfg, run_dir, resume=resume is not None, progress=progress,
                    on_checkpoint=_write_report if cfg.train.report else None,
-                   on_start=lambda run, info: _started(run, info, call, resume is not None, board),
+                   on_start=lambda run, info: _started(run, info, call, resume is not None, board,
+                                                       cfg if changed else None),
                    on_log=board.record if board else None)
     finally:
         if board:
@@ -118,9 +119,13 @@ def _tensorboard(cfg: Config):
     return tensorboard.Board() if is_main_process() else None
 
 
-def _started(run_dir: Path, info: dict, call: str, resumed: bool, board) -> None:
-    """The loop's on_start (rank 0): RUN/command.json gets this session's record; TensorBoard opens."""
+def _started(run_dir: Path, info: dict, call: str, resumed: bool, board, changed: Config | None) -> None:
+    """The loop's on_start (rank 0, once the data and the checkpoint have loaded): a resume's changed settings go
+    to config.yaml (not before: a mistyped --data-root must not be kept); RUN/command.json gets this session's
+    record; TensorBoard opens."""
     from genzoo.report import command
+    if changed is not None:
+        atomic_write_bytes(run_dir / "config.yaml", changed.to_yaml().encode())
     command.record(run_dir, info, call, resumed)
     if board:
         board.start(run_dir, info)

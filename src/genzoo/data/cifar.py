@@ -115,8 +115,7 @@ def load_cifar10(split: str, root: str | None) -> tuple[np.ndarray, np.ndarray]:
         if binary.is_file():
             return _read_binary_tar(binary, split)
     target = cache_dir() / "cifar10" / "cifar-10-binary.tar.gz"
-    hint = (f"put cifar-10-binary.tar.gz (or cifar10-jpeg-{split}.tar.gz) in "
-            f"{put_here('cifar10', root, target.parent)}, or pass --data-root DIR")
+    hint = put_here(f"cifar-10-binary.tar.gz (or cifar10-jpeg-{split}.tar.gz)", "cifar10", root, target.parent)
     if os.environ.get("GENZOO_OFFLINE"):
         raise GenzooError(f"cifar10 not found locally and downloads are off (GENZOO_OFFLINE): {hint}")
     try:

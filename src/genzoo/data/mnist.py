@@ -65,13 +65,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genzoo"
 
 
-def put_here(sub: str, root: str | None, cache: Path) -> str:
-    """Where to put missing files, for an error message: the --data-root folder, else $GENZOO_DATA's folder
-    (by its value) when it is set, else either of $GENZOO_DATA and the download cache."""
+def put_here(files: str, sub: str, root: str | None, cache: Path) -> str:
+    """What to do about missing files, for an error message: put them in the --data-root folder, else in
+    $GENZOO_DATA's folder (by its value) when it is set, else in either of $GENZOO_DATA and the download cache."""
     if root:
-        return str(Path(root) / sub)
+        return f"put {files} in {Path(root) / sub}, or point --data-root at the folder that holds them"
     env = os.environ.get("GENZOO_DATA")
-    return f"{Path(env) / sub} ($GENZOO_DATA)" if env else f"$GENZOO_DATA/{sub} or {cache}"
+    where = f"{Path(env) / sub} ($GENZOO_DATA)" if env else f"$GENZOO_DATA/{sub} or {cache}"
+    return f"put {files} in {where}, or pass --data-root DIR"
 
 
 def _candidates(src: IdxSource, root: str | None) -> list[Path]:
@@ -97,16 +98,13 @@ def locate(src: IdxSource, root: str | None) -> Path:
         if all(_find(folder, stem) for stem in src.md5):
             return folder
     target = cache_dir() / src.name
-    where = put_here(src.name, root, target)
-    files = ", ".join(s + ".gz" for s in src.md5)
+    todo = put_here(", ".join(s + ".gz" for s in src.md5), src.name, root, target)
     if os.environ.get("GENZOO_OFFLINE"):
-        raise GenzooError(f"{src.name} not found locally and downloads are off (GENZOO_OFFLINE): "
-                          f"put {files} in {where}, or pass --data-root DIR")
+        raise GenzooError(f"{src.name} not found locally and downloads are off (GENZOO_OFFLINE): " + todo)
     try:
         download(src, target)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise GenzooError(f"{src.name} not found locally and the download failed ({e}): "
-                          f"put {files} in {where}, or pass --data-root DIR") from None
+        raise GenzooError(f"{src.name} not found locally and the download failed ({e}): " + todo) from None
     return target
 
 

@@ -102,7 +102,7 @@ def _trained(recipe: str, dataset: str, run_dir: Path, steps: int, seed: int, ev
         return train(recipe, dataset=dataset, out=run_dir, overrides=overrides, progress=progress, device=device)
     run = Run.open(run_dir, device)
     if run.step < steps:
-        return train(resume=run_dir, steps=steps, progress=progress, device=device)
+        return train(resume=run_dir, steps=steps, progress=progress, device=device, data_root=root)
     return run
 
 

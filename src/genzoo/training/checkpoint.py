@@ -63,7 +63,8 @@ def unflatten(skel: Any, tensors: dict[str, torch.Tensor]) -> Any:
 # -- save / load -----------------------------------------------------------------------------
 MAX_JSON_BYTES = 64 << 20   # a checkpoint's JSON is a few hundred kB; anything far larger is not one
 MAX_DEPTH = 32              # the nested state is a handful of levels deep (algo.opts.G.state.0.exp_avg)
-RESUMABLE_KEYS = ("train.steps", "train.precision", "train.device", "data.root")  # may change when a run is resumed
+# may change when a run is resumed (data.root: where the dataset's files are, for a run moved to another machine)
+RESUMABLE_KEYS = ("train.steps", "train.minutes", "train.precision", "train.device", "data.root")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -251,7 +252,7 @@ RESOLVED_BY_RUN = ("data.image_size", "data.channels")
 def check_belongs(meta: dict, cfg: Config, data_shape: tuple[int, ...] | list[int] | None = None,
                   path: Path | str = "checkpoint") -> None:
     """Refuse a checkpoint (its metadata) that was not written by the run of ``cfg``: another recipe, z_dim,
-    width, dataset ... (only train.steps, precision and device may differ), or another data shape."""
+    width, dataset ... (only the RESUMABLE_KEYS may differ), or another data shape."""
     saved = meta.get("config")
     if not isinstance(saved, dict):
         raise _bad(Path(str(path)), "it records no config")
