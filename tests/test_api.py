@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,6 +107,40 @@ def test_a_run_whose_data_moved_resumes_with_the_new_data_root(tmp_path, monkeyp
                             progress=False, overrides=small)
     a, b = (load_file(r.path / "checkpoints" / "step_000003.safetensors") for r in (run, straight))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _cifar_jpegs(root, shade: int) -> None:
+    """A CIFAR-10 JPEG archive of 8 flat 32x32 images under root/cifar10; ``shade`` changes image 0 only."""
+    import io
+    import tarfile
+    from PIL import Image
+    (root / "cifar10").mkdir(parents=True)
+    with tarfile.open(root / "cifar10" / "cifar10-jpeg-train.tar.gz", "w:gz") as tar:
+        for i in range(8):
+            buf = io.BytesIO()
+            Image.fromarray(np.full((32, 32, 3), shade if i == 0 else 30 * i, np.uint8)).save(buf, "JPEG")
+            info = tarfile.TarInfo(f"train/{['cat', 'dog'][i % 2]}/{i}.jpg")
+            info.size = len(buf.getvalue())
+            tar.addfile(info, io.BytesIO(buf.getvalue()))
+
+
+def test_a_resume_on_other_images_of_the_same_shape_is_refused(tmp_path, monkeypatch):
+    """The checkpoint records the data's SHA-256: a data folder holding other images of the same shape (another
+    copy of the set, the JPEG mirror instead of the binary set) is one line, and is not kept in config.yaml."""
+    same, other, out = tmp_path / "same", tmp_path / "other", tmp_path / "r"
+    for folder, shade in ((tmp_path / "a", 0), (same, 0), (other, 200)):
+        _cifar_jpegs(folder, shade)
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("GENZOO_OFFLINE", "1")
+    small = {"train.sample_every": 2, "train.ckpt_every": 2, "train.batch_size": 4, "model.g_width": 8,
+             "model.d_width": 8}
+    genzoo.train("dcgan", dataset="cifar10", data_root=str(tmp_path / "a"), steps=2, out=out, progress=False,
+                 overrides=small)
+    with pytest.raises(GenzooError, match="not the images the run trained on .*step_000002.json") as e:
+        genzoo.train(resume=out, steps=3, data_root=str(other), progress=False)
+    assert "\n" not in str(e.value)
+    assert genzoo.Run.open(out).cfg.data.root == str(tmp_path / "a")
+    assert genzoo.train(resume=out, steps=3, data_root=str(same), progress=False).step == 3
 
 
 @pytest.mark.parametrize("call, match", [

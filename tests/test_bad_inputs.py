@@ -325,6 +325,8 @@ CKPT_FAULTS = {
     "step-string": _edit(lambda d: d.update(step="4")),
     "data-shape-wrong": _edit(lambda d: d.update(data_shape=[3, 28, 28])),
     "data-shape-absurd": _edit(lambda d: d.update(data_shape=[1, 10 ** 9, 28])),
+    "data-digest-not-hex": _edit(lambda d: d.update(data_sha256="abc")),
+    "data-digest-other-images": _edit(lambda d: d.update(data_sha256="0" * 64)),
     "config-other-zdim": _edit(lambda d: d["config"]["model"].update(z_dim=7)),
     "config-invalid": _edit(lambda d: d["config"]["train"].update(batch_size=-1)),
     "layout-missing-tensor": _edit(lambda d: d["layout"]["algo"]["nets"]["G"].update(

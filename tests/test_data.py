@@ -226,6 +226,19 @@ def test_cifar10_truncated_binary_is_refused(tmp_path):
         load_dataset("cifar10", "test", root=str(tmp_path))
 
 
+def test_dataset_digest_tells_images_and_labels_apart():
+    from genzoo.data import Dataset
+    x = torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(6) % 2
+    d = Dataset("a", x, y).digest
+    assert len(d) == 64 and Dataset("b", x.clone(), y.clone()).digest == d  # the content, not the name or object
+    x2 = x.clone()
+    x2[5, 0, 3, 3] ^= 1
+    others = [Dataset("a", x2, y), Dataset("a", x, 1 - y), Dataset("a", x), Dataset("a", x.reshape(6, 1, 2, 8), y)]
+    assert len({d} | {o.digest for o in others}) == 5
+    assert Dataset("t", torch.randn(5, 2)).digest is None  # points: drawn from the seed, not read from files
+
+
 def test_cifar10_jpeg_mirror(data_root):
     ds = load_dataset("cifar10", "test", root=str(data_root))
     assert ds.x.shape == (10000, 3, 32, 32) and torch.bincount(ds.y).tolist() == [1000] * 10

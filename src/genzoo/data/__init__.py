@@ -7,6 +7,8 @@ indexing; there are no per-sample Python transforms in the training loop.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -65,6 +67,19 @@ class Dataset:
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    @functools.cached_property
+    def digest(self) -> str | None:
+        """SHA-256 of the images and labels, which a checkpoint records so that a resume on other files of
+        the same shape (another copy, the JPEG mirror instead of the binary set) is refused. None for points:
+        they are drawn from the config's seed, and their floats may differ in the last bit between CPUs."""
+        if not self.is_image:
+            return None
+        h = hashlib.sha256(repr((tuple(self.x.shape), self.y is not None)).encode())
+        for t in (self.x, self.y):
+            if t is not None:
+                h.update(t.detach().cpu().contiguous().numpy())
+        return h.hexdigest()
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         """{'x': floats for the networks (images in [-1, 1], points as they are), 'y': labels if any}."""

@@ -187,8 +187,8 @@ def _check_schema(path: Path, doc: Any) -> None:
         raise _bad(path, f"'step' is {doc['step']} but the file name says {m[1] if m else 'otherwise'}")
     if doc["tensors"] != path.with_suffix(".safetensors").name:
         raise _bad(path, f"'tensors' names {doc['tensors']!r}, not {path.with_suffix('.safetensors').name}")
-    for k in ("sha256", "meta_sha256"):
-        if not _HEX64.match(doc[k]):
+    for k in ("sha256", "meta_sha256", "data_sha256"):
+        if k in doc and not (isinstance(doc[k], str) and _HEX64.match(doc[k])):
             raise _bad(path, f"'{k}' is not a SHA-256 hex digest")
     if "data_shape" in doc:
         ds = doc["data_shape"]

@@ -32,12 +32,19 @@ def start_run(run: Path, cfg: Config, d: Dist = Dist()) -> int:
     return 0
 
 
-def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist(), rank_rng=None) -> int:
+def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist(), rank_rng=None,
+               data_digest: str | None = None) -> int:
+    """Restore the latest checkpoint; ``data_digest`` (``Dataset.digest``) must match the one it records."""
     path = checkpoint.latest(ckpt_dir(run))
     if path is None:
         raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
+    meta = checkpoint.read_meta(path)
+    if data_digest and meta.get("data_sha256") not in (None, data_digest):
+        raise GenzooError(f"{run}: these are not the images the run trained on (its checkpoint {path.name} "
+                          "records other images of the same shape); point --data-root at the folder the run "
+                          "used, or start a new run with another --out")
     step = restore(path, algo, sampler, rank_rng, d)
-    saved_world = checkpoint.read_meta(path).get("world_size", 1)
+    saved_world = meta.get("world_size", 1)
     if d.is_main:
         if saved_world != d.world:
             warnings.warn(f"{path.name} was written by {saved_world} process(es), this run has {d.world}: it "
