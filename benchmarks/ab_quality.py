@@ -20,9 +20,9 @@ from pathlib import Path
 import genzoo
 from genzoo.api import make_config
 from genzoo.cli import Parser
-from genzoo.cli.common import at_least_1, int_list
+from genzoo.cli.common import int_list
 from genzoo.data import parse_spec
-from genzoo.errors import GenzooError, exit_on_user_error
+from genzoo.errors import GenzooError, at_least_1, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("fid[lenet-mnist]", "precision", "recall")

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from genzoo.cli import Parser
-from genzoo.cli.common import at_least_1, int_list
-from genzoo.errors import exit_on_user_error
+from genzoo.cli.common import int_list
+from genzoo.errors import at_least_1, exit_on_user_error
 
 p = Parser(description="Times the PacGAN 2-D protocol's step with S seeds stacked into one batched model, per "
            "step and per seed-step, side by side in one process.")

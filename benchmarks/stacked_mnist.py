@@ -18,8 +18,8 @@ import torch
 
 import genzoo
 from genzoo.cli import Parser
-from genzoo.cli.common import at_least_1, int_list
-from genzoo.errors import exit_on_user_error
+from genzoo.cli.common import int_list
+from genzoo.errors import at_least_1, exit_on_user_error
 from genzoo.studies.modes import check_reuse
 from genzoo.studies.stacked import EPOCHS, EVAL_SAMPLES, PROTOCOLS, PUBLISHED, STEPS_PER_EPOCH, row_name, \
     stacked_config

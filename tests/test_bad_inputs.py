@@ -486,6 +486,18 @@ def test_bad_evaluation_inputs(argv, run, capsys, tmp_path):
     expect_user_error([a.format(run=run, tmp=tmp_path) for a in argv], capsys, tmp_path)
 
 
+@pytest.mark.parametrize("argv, flag", [
+    (["sample", "{run}", "--n", "0"], "--n"), (["invert", "{run}", "--test", "2", "--restarts", "0"], "--restarts"),
+    (["invert", "{run}", "--test", "2", "--encoder-steps", "0"], "--encoder-steps"),
+    (["arithmetic", "{run}", "A - B", "--variations", "0"], "--variations"),
+    (["attack", "lenet-mnist", "--n", "0"], "--n"), (["robustness", "lenet-mnist", "--n", "0"], "--n"),
+    (["experiment", "modes", "--mixture", "ring8", "--jobs", "0", "--out", "{tmp}/m"], "--jobs"),
+], ids=lambda a: " ".join(a[:1] + a[-2:]) if isinstance(a, list) else None)
+def test_counts_below_1_name_the_flag_and_the_value(argv, flag, run, capsys, tmp_path):
+    line = expect_user_error([a.format(run=run, tmp=tmp_path) for a in argv], capsys, tmp_path)
+    assert line.endswith(f"{flag} must be at least 1, got 0"), line
+
+
 def test_nan_features_are_an_error(capsys, tmp_path, monkeypatch):
     """A model whose outputs are not finite: FID on NaN features is one line, not a LinAlgError."""
     from genzoo.errors import GenzooError

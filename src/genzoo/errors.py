@@ -15,6 +15,13 @@ class Interrupted(GenzooError):
     """Training stopped by a signal after saving a checkpoint (exit code 130, not 2)."""
 
 
+def at_least_1(**flags: int | None) -> None:
+    """One line for the first count below 1 (None: not given); keyword names are the flags, e.g. threads=0."""
+    for name, value in flags.items():
+        if value is not None and value < 1:
+            raise GenzooError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+
 def exit_code_for(e: BaseException) -> int | None:
     """Report ``e`` the way genzoo does, one line on stderr, and return the exit code; None for a bug (or an
     exit already decided), which the caller re-raises with its traceback. Shared by the CLI and the scripts."""

@@ -60,10 +60,9 @@ def _add_robustness(sub) -> None:
 
 def cmd_attack(args) -> int:
     from genzoo.attack import attack_classifier, format_table
-    from genzoo.errors import GenzooError
+    from genzoo.errors import at_least_1
 
-    if args.n < 1:
-        raise GenzooError("--n must be at least 1")
+    at_least_1(n=args.n)
     kw = {}
     if args.method == "pgd":
         kw = dict(steps=args.steps, step_size=args.step_size, restarts=args.restarts, norm=args.norm,
@@ -79,10 +78,9 @@ def cmd_attack(args) -> int:
 
 def cmd_robustness(args) -> int:
     from genzoo.attack.corruptions import corruption_robustness, format_robustness
-    from genzoo.errors import GenzooError
+    from genzoo.errors import at_least_1
 
-    if args.n < 1:
-        raise GenzooError("--n must be at least 1")
+    at_least_1(n=args.n)
     names = [c.strip() for c in args.corruptions.split(",")] if args.corruptions else None
     result = corruption_robustness(args.classifier, args.dataset, names, args.n, args.seed, args.out,
                                    root=args.data_root, device=args.device)

@@ -37,15 +37,6 @@ def open_run(args):
     return Run.open(args.run_dir, getattr(args, "device", None))
 
 
-def at_least_1(**flags: int | None) -> None:
-    """One line for the first count below 1 (None: not given); keyword names are the flags, e.g. threads=0."""
-    from genzoo.errors import GenzooError
-
-    for name, value in flags.items():
-        if value is not None and value < 1:
-            raise GenzooError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-
-
 def int_list(text: str, flag: str) -> list[int]:
     from genzoo.errors import GenzooError
 

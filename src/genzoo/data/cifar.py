@@ -23,21 +23,13 @@ import numpy as np
 from PIL import Image
 
 from genzoo.data.folder import IMAGE_ERRORS, image_error, open_image
-from genzoo.data.mnist import cache_dir, put_here
+from genzoo.data.mnist import cache_dir, put_here, search_dirs
 from genzoo.errors import GenzooError
 from genzoo.io import one_line
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 BINARY_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 BINARY_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
-
-
-def _dirs(root: str | None) -> list[Path]:
-    out = []
-    for base in (root, os.environ.get("GENZOO_DATA")):
-        if base:
-            out += [Path(base) / "cifar10", Path(base)]
-    return out + [cache_dir() / "cifar10"]
 
 
 MAX_MEMBER = 1 << 20  # a 32x32 JPEG is about 1 kB; a member this large is not one
@@ -107,7 +99,7 @@ def _read_binary_tar(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_cifar10(split: str, root: str | None) -> tuple[np.ndarray, np.ndarray]:
-    for d in _dirs(root):
+    for d in search_dirs("cifar10", root):
         jpeg = d / f"cifar10-jpeg-{split}.tar.gz"
         if jpeg.is_file():
             return _read_jpeg_tar(jpeg)

@@ -75,14 +75,14 @@ def put_here(files: str, sub: str, root: str | None, cache: Path) -> str:
     return f"put {files} in {where}, or pass --data-root DIR"
 
 
-def _candidates(src: IdxSource, root: str | None) -> list[Path]:
+def search_dirs(sub: str, root: str | None, extra: tuple[str, ...] = ()) -> list[Path]:
+    """Where a dataset's files are looked for, in order: the --data-root folder (its ``sub`` folder, then
+    itself), the same under $GENZOO_DATA, the ``extra`` folders, then the download cache."""
     dirs = []
     for base in (root, os.environ.get("GENZOO_DATA")):
         if base:
-            dirs += [Path(base) / src.name, Path(base)]
-    dirs += [Path(d) for d in src.extra_dirs]
-    dirs.append(cache_dir() / src.name)
-    return dirs
+            dirs += [Path(base) / sub, Path(base)]
+    return dirs + [Path(d) for d in extra] + [cache_dir() / sub]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -94,7 +94,7 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 def locate(src: IdxSource, root: str | None) -> Path:
     """The folder holding all four files, downloading them if allowed."""
-    for folder in _candidates(src, root):
+    for folder in search_dirs(src.name, root, src.extra_dirs):
         if all(_find(folder, stem) for stem in src.md5):
             return folder
     target = cache_dir() / src.name

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from genzoo.io import atomic_write_bytes
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, at_least_1
 from genzoo.explore.latent import seeded_latents, with_code
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -149,8 +149,7 @@ def save_latent_set(run, name: str, seeds: list[int] | None = None, label: int |
     if seeds is not None:
         return save_set(run.path, name, set_from_seeds(run.algo, seeds), {"seeds": seeds}), \
             f"the mean latent of {len(seeds)} seed(s)"
-    if n < 1:
-        raise GenzooError("--n must be at least 1")
+    at_least_1(n=n)
     clf = None if run.code_classes else (run.classifier[0] if run.classifier else None)
     vec, count = set_from_class(run.algo, label, n, clf)
     return save_set(run.path, name, vec, {"label": label, "count": count}), \
@@ -163,8 +162,7 @@ def decode_expression(run, expression: str, k: int = 8, renormalise: bool = Fals
     from genzoo.metrics.features import extract
     from genzoo.run import generate_uint8
 
-    if k < 1:
-        raise GenzooError("--variations must be at least 1")
+    at_least_1(variations=k)
     terms = parse_expression(expression)
     run.require("generates", "latent arithmetic")
     if run.kind == "toy":

@@ -128,12 +128,11 @@ def invert_run(run, files: list[str] | None = None, test: int | None = None, enc
     """Invert a GAN run's generator on image files or the first ``test`` test images.
     Returns (inputs uint8, reconstructions uint8, per-image pixel MSE in [-1, 1] units)."""
     from genzoo.data import to_float, to_uint8
-    from genzoo.errors import GenzooError
+    from genzoo.errors import GenzooError, at_least_1
 
     if bool(files) == bool(test):
         raise GenzooError("give image files or --test N")
-    if steps < 1 or restarts < 1 or encoder_steps < 1:
-        raise GenzooError("--steps, --restarts and --encoder-steps must be at least 1")
+    at_least_1(steps=steps, restarts=restarts, encoder_steps=encoder_steps)
     run.require("adversarial", "inversion")
     run.require("generates", "inversion")
     shape = run.data_shape

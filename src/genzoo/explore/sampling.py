@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from genzoo import images
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, at_least_1
 from genzoo.run import Run, generate_uint8
 
 
@@ -16,8 +16,7 @@ def write_samples(run: Run, n: int, seed: int = 0, label: int | None = None, gri
     """Generate from a run and write a PNG grid (default RUN_DIR/samples.png) or an .npz of uint8 images
     (N, H, W, C) (2-D runs: a scatter plot or an .npz of points). Returns the line to print.
     ``dist`` (under torchrun): each rank generates its share of the same latents; rank 0 alone writes."""
-    if n < 1:
-        raise GenzooError("--n must be at least 1")
+    at_least_1(n=n)
     if variations:
         raise GenzooError("--variations is for pix2pix runs")
     nrow = None

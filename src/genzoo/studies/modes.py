@@ -20,7 +20,7 @@ from pathlib import Path
 
 from genzoo.config import Config, _resolve_key
 from genzoo.config_files import load_recipe
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, at_least_1
 from genzoo.training.checkpoint import RESOLVED_BY_RUN
 
 # The protocol's numbers, pinned by tests/test_pacgan.py: change them only with the paper in hand.
@@ -144,8 +144,7 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
                      epochs: float | None = None, jobs: int = 1, seed: int = 0, threads: int = 1,
                      device: str = "auto", overrides: list[str] = ()) -> dict:
     """``runs`` seeds of every row on ``mixture``, ``jobs`` processes at a time; finished runs are reused."""
-    if runs < 1 or jobs < 1 or threads < 1:
-        raise GenzooError("--runs, --jobs and --threads must be at least 1")
+    at_least_1(runs=runs, jobs=jobs, threads=threads)
     overrides = list(overrides)
     for r in rows:
         for k in range(runs):  # check the arguments, and that every run to reuse has these settings, before any work
