@@ -350,6 +350,21 @@ def test_damaged_checkpoint_on_resume(fault, run, capsys, tmp_path):
     assert "checkpoint" in line and ("move" in line or "--out" in line)
 
 
+@pytest.mark.parametrize("fault, match", [("data-digest-not-hex", "'data_sha256' is not a SHA-256 hex digest"),
+                                          ("data-digest-other-images", "not the data the run trained on")])
+def test_data_digest_faults_say_what_is_wrong(fault, match, run, capsys, tmp_path):
+    CKPT_FAULTS[fault](run)
+    assert match in expect_user_error(["train", "--resume", run, "--steps", "6", "--quiet"], capsys, tmp_path)
+
+
+def test_checkpoint_from_before_the_data_digest_resumes(run, capsys):
+    """Checkpoints written before genzoo recorded data_sha256 resume unchecked."""
+    assert "data_sha256" in json.loads(_latest(run).read_text())  # the embedded set is images: it is hashed
+    _edit(lambda d: d.pop("data_sha256"))(run)
+    assert main(["train", "--resume", str(run), "--steps", "6", "--quiet"]) == 0
+    assert "data_sha256" in json.loads((run / "checkpoints" / "step_000006.json").read_text())
+
+
 @pytest.mark.parametrize("fault", ["json-not-json", "config-other-zdim", "tensor-wrong-shape-restamped",
                                    "layout-missing-tensor", "tensor-bitflip"])
 def test_damaged_checkpoint_on_sample(fault, run, capsys, tmp_path):

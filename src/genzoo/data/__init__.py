@@ -7,7 +7,6 @@ indexing; there are no per-sample Python transforms in the training loop.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -52,6 +51,7 @@ class Dataset:
     class_names: list[str] | None = None
     meta: dict = field(default_factory=dict)
     device: torch.device | None = None  # set by ``place``: where batches go (x already there, or copied there)
+    digest: str | None = field(default=None, repr=False)  # ``files_sha256``, once known
 
     @property
     def is_image(self) -> bool:
@@ -68,18 +68,18 @@ class Dataset:
     def __len__(self) -> int:
         return self.x.shape[0]
 
-    @functools.cached_property
-    def digest(self) -> str | None:
-        """SHA-256 of the images and labels, which a checkpoint records so that a resume on other files of
-        the same shape (another copy, the JPEG mirror instead of the binary set) is refused. None for points:
-        they are drawn from the config's seed, and their floats may differ in the last bit between CPUs."""
-        if not self.is_image:
-            return None
-        h = hashlib.sha256(repr((tuple(self.x.shape), self.y is not None)).encode())
-        for t in (self.x, self.y):
-            if t is not None:
-                h.update(t.detach().cpu().contiguous().numpy())
-        return h.hexdigest()
+    def files_sha256(self) -> str | None:
+        """SHA-256 of the images and labels as read from their files, which a checkpoint records so that a
+        resume on other files of the same shape (another copy, the JPEG mirror instead of the binary set) is
+        refused. Computed once; where loading resized or recoloured the images (float arithmetic, whose last
+        bit may differ between CPUs), the loader has set it from the images before that. None for points:
+        they are drawn from the config's seed, not read from files."""
+        if self.digest is None and self.is_image:
+            self.digest = sha256_of(*self._read_from_files())
+        return self.digest
+
+    def _read_from_files(self) -> tuple[torch.Tensor | None, ...]:
+        return self.x, self.y
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         """{'x': floats for the networks (images in [-1, 1], points as they are), 'y': labels if any}."""
@@ -94,6 +94,16 @@ class Dataset:
 
 
 DEVICE_SHARE = 0.5  # a training set up to this share of the GPU's free memory is copied onto it once
+
+
+def sha256_of(*arrays: torch.Tensor | np.ndarray | None) -> str:
+    """One SHA-256 over arrays' shapes, types and bytes (None counts as absent, not as empty)."""
+    arrays = tuple(a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in arrays)
+    h = hashlib.sha256(repr([None if a is None else (tuple(a.shape), str(a.dtype)) for a in arrays]).encode())
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a.numpy() if isinstance(a, torch.Tensor) else a))
+    return h.hexdigest()
 
 
 def placement(nbytes: int, free_bytes: int) -> str:
@@ -189,7 +199,7 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
         except GenzooError as e:
             raise GenzooError(f"stacked-mnist is built from MNIST, which is missing: {e}") from None
         x, y = stack_digits(digits, digit_labels, SIZES[split], SEEDS[split])
-        return Dataset(spec, convert_images(x, image_size, channels), y, STACKED_NAMES)
+        return _converted(Dataset(spec, x, y, STACKED_NAMES), image_size, channels)
     elif kind in SOURCES:
         images, labels = load_idx_dataset(kind, split, root)
         names = CLASS_NAMES[kind]
@@ -199,9 +209,14 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
     x = torch.from_numpy(images if isinstance(images, np.memmap) else np.array(images, copy=True))
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, 1, H, W)
-    x = convert_images(x, image_size, channels)
     y = torch.from_numpy(np.asarray(labels)) if labels is not None else None
-    return Dataset(spec, x, y, names)
+    return _converted(Dataset(spec, x, y, names), image_size, channels)
+
+
+def _converted(ds: Dataset, image_size: int | None, channels: int | None) -> Dataset:
+    """``ds`` at the asked size and channels; its digest, when they changed, is of the images as read."""
+    x = convert_images(ds.x, image_size, channels)
+    return ds if x is ds.x else replace(ds, x=x, digest=ds.files_sha256())
 
 
 class BatchSampler:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genzoo.data import Dataset, convert_images, load_dataset, to_float
+from genzoo.data import Dataset, convert_images, load_dataset, sha256_of, to_float
 from genzoo.errors import GenzooError
 
 TASKS = ("ab", "folders", "gray2color", "edges", "downsample", "mask")
@@ -41,6 +41,9 @@ class PairedDataset(Dataset):
     def sample_shape(self) -> tuple[int, ...]:
         """(C_A, C_B, H, W): what the pix2pix nets are built for (and what run checkpoints record)."""
         return (self.a.shape[1], *self.x.shape[1:])
+
+    def _read_from_files(self) -> tuple[torch.Tensor | None, ...]:
+        return (self.x, self.y) if self.task in BUILT else (self.x, self.y, self.a)  # built A follows from B
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         out = super().batch(idx)
@@ -208,19 +211,22 @@ def load_pairs(spec: str, task: str, split: str = "train", root: str | None = No
         raise GenzooError(f"unknown pix2pix task '{task}'; valid: {', '.join(TASKS)}")
     if direction not in ("AtoB", "BtoA"):
         raise GenzooError(f"data.direction must be AtoB or BtoA, got '{direction}'")
-    y, names = None, None
+    y, names, digest = None, None, None
     if task in ("ab", "folders"):
         if not spec.startswith("folder:"):
             raise GenzooError(f"the {task} task reads files: use --dataset folder:PATH")
         a, b = (load_ab if task == "ab" else load_folders)(Path(spec.split(":", 1)[1]).expanduser(), split)
         if direction == "BtoA":
             a, b = b, a
+        read = (a, b)
         a, b = convert_images(a, image_size, None), convert_images(b, image_size, channels)
+        if a is not read[0] or b is not read[1]:  # resized or recoloured: the digest is of the images as read (see files_sha256)
+            digest = sha256_of(read[1], None, read[0])
     else:
         base = load_dataset(spec, split, root, image_size, channels)
         if not base.is_image:
             raise GenzooError(f"pix2pix translates images; '{spec}' holds 2-D points")
-        b, y, names = base.x, base.y, base.class_names
+        b, y, names, digest = base.x, base.y, base.class_names, base.digest
         if task == "gray2color":
             if b.shape[1] != 3:
                 raise GenzooError(f"gray2color needs colour images, but '{spec}' has {b.shape[1]} channel(s)")
@@ -233,4 +239,4 @@ def load_pairs(spec: str, task: str, split: str = "train", root: str | None = No
             a = b  # mask: drawn per batch
     if a.shape[0] != b.shape[0] or a.shape[-2:] != b.shape[-2:]:
         raise GenzooError(f"A and B differ in count or size: {tuple(a.shape)} vs {tuple(b.shape)}")
-    return PairedDataset(spec, b, y, names, meta={"task": task}, a=a, task=task)
+    return PairedDataset(spec, b, y, names, meta={"task": task}, digest=digest, a=a, task=task)

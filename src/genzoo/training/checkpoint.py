@@ -5,7 +5,8 @@ optimizer moments, RNG states); ``step_NNNNNN.json`` holds the config, the step,
 of the nested state with tensor references, the genzoo version and the SHA-256 of the
 tensor file, and ``meta_sha256``: the SHA-256 of the JSON body itself (every other field, the tensor
 file's hash included, as canonical JSON), so the metadata is covered by the same integrity check as
-the tensors. Both are written to a temp file in the same folder and renamed into place; the JSON is
+the tensors. ``data_sha256``, for image data, is the SHA-256 of the training images and labels as read
+(``Dataset.files_sha256``): a resume on other data of the same shape is refused. Both files are written to a temp file in the same folder and renamed into place; the JSON is
 written last, so a checkpoint without its JSON is never considered. ``load`` checks the JSON against
 a schema and both hashes; ``check_belongs`` and ``check_state`` check that it belongs to a run.
 """
@@ -65,7 +66,7 @@ MAX_JSON_BYTES = 64 << 20   # a checkpoint's JSON is a few hundred kB; anything 
 MAX_DEPTH = 32              # the nested state is a handful of levels deep (algo.opts.G.state.0.exp_avg)
 # may change when a run is resumed (data.root: where the dataset's files are, for a run moved to another machine)
 RESUMABLE_KEYS = ("train.steps", "train.minutes", "train.precision", "train.device", "data.root")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class CheckpointMismatch(GenzooError):
@@ -188,7 +189,7 @@ def _check_schema(path: Path, doc: Any) -> None:
     if doc["tensors"] != path.with_suffix(".safetensors").name:
         raise _bad(path, f"'tensors' names {doc['tensors']!r}, not {path.with_suffix('.safetensors').name}")
     for k in ("sha256", "meta_sha256", "data_sha256"):
-        if k in doc and not (isinstance(doc[k], str) and _HEX64.match(doc[k])):
+        if k in doc and not (isinstance(doc[k], str) and _HEX64.fullmatch(doc[k])):
             raise _bad(path, f"'{k}' is not a SHA-256 hex digest")
     if "data_shape" in doc:
         ds = doc["data_shape"]

@@ -102,8 +102,8 @@ class Session:
         state = {"algo": self.algo.state_dict(), "sampler": self.sampler.state_dict(), "rng": rng}
         meta = {"config": self.cfg.to_dict(), "data_shape": list(self.data.sample_shape),
                 "world_size": self.dist.world}
-        if self.data.digest is not None:
-            meta["data_sha256"] = self.data.digest
+        if self.data.files_sha256() is not None:
+            meta["data_sha256"] = self.data.files_sha256()
         checkpoint.save(ckpt_dir(self.run), step, state, meta)
         checkpoint.prune(ckpt_dir(self.run), self.cfg.train.keep_ckpts)
 
@@ -217,7 +217,8 @@ def _open_session(cfg: Config, run: Path, resume: bool, d: Dist = Dist()) -> tup
             if name != "G_ema":  # sampling nets stay eager
                 net.compile()
     sampler = BatchSampler(len(data), T.batch_size, seed=T.seed, rank=d.rank, world=d.world)
-    start = d.agree(resume_run, run, algo, sampler, d, rank_rng, data.digest) if resume else d.agree(start_run, run, cfg, d)
+    start = (d.agree(resume_run, run, algo, sampler, d, rank_rng, data if d.is_main else None) if resume
+             else d.agree(start_run, run, cfg, d))
     if start >= T.steps:
         raise GenzooError(f"{run} is already at step {start}; pass --steps N with N > {start} to train further")
     fixed = algo.preview_inputs(data, T.n_grid, torch.Generator().manual_seed(T.seed + 1))

@@ -33,16 +33,14 @@ def start_run(run: Path, cfg: Config, d: Dist = Dist()) -> int:
 
 
 def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist(), rank_rng=None,
-               data_digest: str | None = None) -> int:
-    """Restore the latest checkpoint; ``data_digest`` (``Dataset.digest``) must match the one it records."""
+               data: Dataset | None = None) -> int:
+    """Restore the latest checkpoint; ``data`` (given on rank 0) must be the data it records (``data_sha256``)."""
     path = checkpoint.latest(ckpt_dir(run))
     if path is None:
         raise GenzooError(f"{run}: nothing to resume (no checkpoints/step_*.json)")
     meta = checkpoint.read_meta(path)
-    if data_digest and meta.get("data_sha256") not in (None, data_digest):
-        raise GenzooError(f"{run}: these are not the images the run trained on (its checkpoint {path.name} "
-                          "records other images of the same shape); point --data-root at the folder the run "
-                          "used, or start a new run with another --out")
+    if data is not None:
+        check_same_data(run, path, meta, data)
     step = restore(path, algo, sampler, rank_rng, d)
     saved_world = meta.get("world_size", 1)
     if d.is_main:
@@ -52,6 +50,20 @@ def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist(), r
                           "(another reduction order)", stacklevel=2)
         trim_log(run / "log.jsonl", step)  # drop lines written after the checkpoint by the interrupted run
     return step
+
+
+def check_same_data(run: Path, path: Path, meta: dict, data: Dataset) -> None:
+    """Refuse to resume on other images or labels of the same shape than those the checkpoint was written on
+    (checkpoints from before ``data_sha256`` existed are not checked)."""
+    saved, now = meta.get("data_sha256"), data.files_sha256()
+    if saved is None or now is None or saved == now:
+        return
+    spec, root = data.name, (meta.get("config") or {}).get("data", {}).get("root")
+    todo = (f"restore the files under {spec.partition(':')[2]} as they were" if spec.startswith("folder:") else
+            "point --data-root at the files the run used" + (f" (it had {root})" if root else ""))
+    raise GenzooError(f"{run}: these are not the data the run trained on (the same shape, but other images or "
+                      f"labels: {path.name} records SHA-256 {saved[:12]}..., the files found give {now[:12]}...); "
+                      f"{todo}, or start a new run with another --out")
 
 
 def restore(path: Path, algo: Algo, sampler: BatchSampler, rank_rng=None, d: Dist = Dist()) -> int:
