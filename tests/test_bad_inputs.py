@@ -503,7 +503,9 @@ def test_bad_evaluation_inputs(argv, run, capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, flag", [
     (["sample", "{run}", "--n", "0"], "--n"), (["invert", "{run}", "--test", "2", "--restarts", "0"], "--restarts"),
-    (["invert", "{run}", "--test", "2", "--encoder-steps", "0"], "--encoder-steps"),
+    (["invert", "{run}", "--test", "2", "--encoder", "--encoder-steps", "0"], "--encoder-steps"),
+    (["classifier", "train", "--dataset", "embedded", "--adversarial", "pgd", "--pgd-steps", "0", "--out",
+      "{tmp}/c"], "--pgd-steps"),
     (["arithmetic", "{run}", "A - B", "--variations", "0"], "--variations"),
     (["attack", "lenet-mnist", "--n", "0"], "--n"), (["robustness", "lenet-mnist", "--n", "0"], "--n"),
     (["experiment", "modes", "--mixture", "ring8", "--jobs", "0", "--out", "{tmp}/m"], "--jobs"),

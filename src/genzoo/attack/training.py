@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from genzoo.attack.gradient import PixelModel, _grad, check_eps, pgd, project
-from genzoo.errors import GenzooError
+from genzoo.errors import GenzooError, at_least_1
 
 ADVERSARIAL = ("pgd", "fgsm-rs", "advgan")
 AUGMENT = ("corruptions",)
@@ -59,8 +59,7 @@ def make_perturb(adversarial: str | None = None, eps: float = 0.3, steps: int = 
     if adversarial == "fgsm-rs":
         return _in_pixels(lambda m, x, y, gen: fgsm_rs(m, x, y, eps, gen=gen))
     if adversarial == "pgd":
-        if steps < 1:
-            raise GenzooError("--pgd-steps must be at least 1")
+        at_least_1(pgd_steps=steps)
         return _in_pixels(lambda m, x, y, gen: pgd(m, x, y, eps, steps, 2.5 * eps / steps, "linf", True, 1,
                                                    seed=int(torch.randint(0, 2**31 - 1, (1,), generator=gen))))
     if adversarial == "advgan":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from genzoo import __version__
-from genzoo.errors import GenzooError
+from genzoo.errors import at_least_1
 from genzoo.training.distributed import Dist
 
 
@@ -14,8 +14,7 @@ def likelihood_metrics(cfg, algo, test, k: int, seed: int = 0, progress: bool = 
     all-gathered, so the means equal one process's."""
     from genzoo.metrics.likelihood import batch_count, heldout_terms
 
-    if k < 1:
-        raise GenzooError("--k must be at least 1")
+    at_least_1(k=k)
     b = test.batch(torch.arange(len(test)))
     terms = heldout_terms(algo, b["x"], b.get("y") if algo.labelled else None, k=k, seed=seed,
                           progress=progress and d.is_main, part=d.shard(batch_count(len(test), k)))

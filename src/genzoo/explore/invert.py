@@ -132,7 +132,7 @@ def invert_run(run, files: list[str] | None = None, test: int | None = None, enc
 
     if bool(files) == bool(test):
         raise GenzooError("give image files or --test N")
-    at_least_1(steps=steps, restarts=restarts, encoder_steps=encoder_steps)
+    at_least_1(steps=steps, restarts=restarts, encoder_steps=encoder_steps if encoder else None)
     run.require("adversarial", "inversion")
     run.require("generates", "inversion")
     shape = run.data_shape
