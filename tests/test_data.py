@@ -282,7 +282,7 @@ def test_folder_skips_huge_images_or_refuses_under_strict(tmp_path, w, h):
         Image.fromarray(np.full((12, 12), i * 50, np.uint8)).save(tmp_path / f"{i}.png")
     (tmp_path / "huge.png").write_bytes(png_header(w, h))
     with pytest.warns(UserWarning, match="skipped 1 unreadable or too large image.*huge.png"):
-        x, _, _ = load_folder(str(tmp_path), "train", None, None, False)
+        x, _, _, _ = load_folder(str(tmp_path), "train", None, None, False)
     assert x.shape == (2, 1, 12, 12)
     with pytest.raises(GenzooError, match="huge.png.*drop --strict"):
         load_folder(str(tmp_path), "train", None, None, True)
@@ -294,7 +294,7 @@ def test_pixel_limit_is_configurable(tmp_path, monkeypatch):
     Image.fromarray(np.zeros((24, 24), np.uint8)).save(tmp_path / "b.png")
     monkeypatch.setenv("GENZOO_MAX_PIXELS", "200")
     with pytest.warns(UserWarning, match="b.png: 24x24 = 0 megapixels, over the 0.0002-megapixel limit"):
-        x, _, _ = load_folder(str(tmp_path), "train", None, None, False)
+        x, _, _, _ = load_folder(str(tmp_path), "train", None, None, False)
     assert len(x) == 1
 
 

@@ -39,9 +39,19 @@ def test_mmap_equals_memory_and_is_a_map(pictures):
     assert mapped.x.shape == (26, 3, 8, 8) and mapped.y.tolist() == [0] * 13 + [1] * 13
     files = list(cache.cache_root().glob("*/images.u8"))
     assert len(files) == 1 and files[0].stat().st_size == 26 * 3 * 8 * 8
-    x, _, _ = folder.load_folder(str(pictures), "train", 8, 3, False, "mmap")
+    x, _, _, _ = folder.load_folder(str(pictures), "train", 8, 3, False, "mmap")
     assert isinstance(x, np.memmap)  # not a copy: the pages come from the file
     assert torch.equal(mapped.batch(torch.tensor([3, 20]))["x"], mem.batch(torch.tensor([3, 20]))["x"])
+
+
+def test_mmap_hash_is_computed_once_kept_in_the_cache_and_equals_the_in_memory_one(pictures, monkeypatch):
+    mem = _load(pictures, "memory")
+    assert mem.digest is None  # in memory: hashed only when a checkpoint needs it
+    mapped = _load(pictures, "mmap")
+    meta = json.loads(next(cache.cache_root().glob("*/meta.json")).read_text())
+    assert mapped.digest == meta["sha256"] == mem.files_sha256() is not None
+    monkeypatch.setattr(cache, "sha256_of", lambda *a: pytest.fail("hashed again"))
+    assert _load(pictures, "mmap").digest == meta["sha256"]  # the next start reads it from meta.json
 
 
 def test_auto_switches_past_the_threshold_and_key_follows_the_files(pictures, monkeypatch):

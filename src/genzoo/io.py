@@ -33,6 +33,19 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def sha256_of(*arrays) -> str:
+    """One SHA-256 over arrays' shapes, types and bytes; torch tensors hash like the same numpy arrays, and
+    None counts as absent (not as empty). What checkpoints record of the training data (``data_sha256``)."""
+    import numpy as np
+
+    arrays = [a.detach().cpu().numpy() if hasattr(a, "detach") else a for a in arrays]
+    h = hashlib.sha256(repr([None if a is None else (tuple(a.shape), str(a.dtype)) for a in arrays]).encode())
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a))
+    return h.hexdigest()
+
+
 # -- file-system errors as one line --------------------------------------------------------
 _ADVICE = {
     errno.EACCES: "permission denied; choose a location you can write to (for a run: --out DIR) or fix its permissions",

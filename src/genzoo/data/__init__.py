@@ -7,7 +7,6 @@ indexing; there are no per-sample Python transforms in the training loop.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -20,6 +19,7 @@ from genzoo.data.idx import read_idx
 from genzoo.data.mnist import CLASS_NAMES, SOURCES, load_idx_dataset
 from genzoo.data.toy import TOY_NAMES, mode_centers, mode_std, sample_toy
 from genzoo.errors import GenzooError
+from genzoo.io import sha256_of
 
 DATASET_HELP = {
     "embedded": "10,000 MNIST training digits (and 2,000 test digits) shipped inside genzoo; no download",
@@ -51,7 +51,7 @@ class Dataset:
     class_names: list[str] | None = None
     meta: dict = field(default_factory=dict)
     device: torch.device | None = None  # set by ``place``: where batches go (x already there, or copied there)
-    digest: str | None = field(default=None, repr=False)  # ``files_sha256``, once known
+    digest: str | None = field(default=None, repr=False, compare=False)  # ``files_sha256``, once known
 
     @property
     def is_image(self) -> bool:
@@ -69,11 +69,13 @@ class Dataset:
         return self.x.shape[0]
 
     def files_sha256(self) -> str | None:
-        """SHA-256 of the images and labels as read from their files, which a checkpoint records so that a
-        resume on other files of the same shape (another copy, the JPEG mirror instead of the binary set) is
-        refused. Computed once; where loading resized or recoloured the images (float arithmetic, whose last
-        bit may differ between CPUs), the loader has set it from the images before that. None for points:
-        they are drawn from the config's seed, not read from files."""
+        """SHA-256 of the images and labels as read from their files (``io.sha256_of``), which a checkpoint
+        records so that a resume on other files (another copy, the JPEG mirror instead of the binary set) is
+        refused. Computed once, where it is needed (rank 0's checkpoints and resume). Where ``load_dataset``
+        resized or recoloured the images with torch (float arithmetic, whose last bit may differ between CPUs)
+        it has set it from the images before that, on every process; ``folder:`` images are resized by Pillow
+        while they are decoded, so theirs are hashed at ``data.image_size``, and a memory-mapped folder's hash
+        comes from its cache. None for points: they are drawn from the config's seed, not read from files."""
         if self.digest is None and self.is_image:
             self.digest = sha256_of(*self._read_from_files())
         return self.digest
@@ -94,16 +96,6 @@ class Dataset:
 
 
 DEVICE_SHARE = 0.5  # a training set up to this share of the GPU's free memory is copied onto it once
-
-
-def sha256_of(*arrays: torch.Tensor | np.ndarray | None) -> str:
-    """One SHA-256 over arrays' shapes, types and bytes (None counts as absent, not as empty)."""
-    arrays = tuple(a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in arrays)
-    h = hashlib.sha256(repr([None if a is None else (tuple(a.shape), str(a.dtype)) for a in arrays]).encode())
-    for a in arrays:
-        if a is not None:
-            h.update(np.ascontiguousarray(a.numpy() if isinstance(a, torch.Tensor) else a))
-    return h.hexdigest()
 
 
 def placement(nbytes: int, free_bytes: int) -> str:
@@ -182,6 +174,7 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
         if centers is not None:
             meta["centers"] = centers
         return Dataset(spec, sample_toy(arg, toy_samples, g), meta=meta)
+    digest = None  # known up front only for memory-mapped folders (genzoo.data.cache); else hashed when needed
     if kind == "embedded":
         base = resources.files("genzoo") / "data" / "embedded"
         img_name, lab_name = EMBEDDED_FILES[split]
@@ -204,13 +197,13 @@ def load_dataset(spec: str, split: str = "train", root: str | None = None, image
         images, labels = load_idx_dataset(kind, split, root)
         names = CLASS_NAMES[kind]
     else:
-        images, labels, names = load_folder(arg, split, image_size, channels, strict, storage)
+        images, labels, names, digest = load_folder(arg, split, image_size, channels, strict, storage)
     # a memory map (genzoo.data.cache) stays one: the pages load as batches touch them, shared by processes
     x = torch.from_numpy(images if isinstance(images, np.memmap) else np.array(images, copy=True))
     if x.ndim == 3:
         x = x.unsqueeze(1)  # (N, 1, H, W)
     y = torch.from_numpy(np.asarray(labels)) if labels is not None else None
-    return _converted(Dataset(spec, x, y, names), image_size, channels)
+    return _converted(Dataset(spec, x, y, names, digest=digest), image_size, channels)
 
 
 def _converted(ds: Dataset, image_size: int | None, channels: int | None) -> Dataset:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from genzoo.io import atomic_write_bytes
+from genzoo.io import atomic_write_bytes, sha256_of
 
 MMAP_BYTES = 2 << 30   # decoded size above which folder datasets are memory-mapped (GENZOO_MMAP_BYTES changes it)
 CHUNK = 256            # images decoded between two progress records
@@ -57,9 +57,12 @@ def _map(folder: Path, meta: dict) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def cached_folder(files: list[Path], labels: list[int] | None, split: str, size: int, channels: int,
-                  decode, progress: bool = True) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """The decoded images of ``files`` as a read-only memory map (N, C, H, W) uint8, their labels and the
-    messages of the files that could not be read. ``decode(path)`` returns a (C, H, W) array or a message."""
+                  decode, progress: bool = True) -> tuple[np.ndarray, np.ndarray | None, list[str], str]:
+    """The decoded images of ``files`` as a read-only memory map (N, C, H, W) uint8, their labels, the
+    messages of the files that could not be read and the SHA-256 of images and labels (``io.sha256_of``,
+    computed once and kept in meta.json: hashing gigabytes at each start, or on one rank of a distributed job
+    while the others wait on a timed collective, would be slow). ``decode(path)`` returns a (C, H, W) array
+    or a message."""
     folder = cache_root() / cache_key(files, split, size, channels)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lock", "w") as lock:
@@ -68,8 +71,11 @@ def cached_folder(files: list[Path], labels: list[int] | None, split: str, size:
         if not done.exists():
             _convert(folder, files, labels, (channels, size, size), decode, progress)
         meta = json.loads(done.read_text())
-    x, y = _map(folder, meta)
-    return x, y, meta["bad"]
+        x, y = _map(folder, meta)
+        if "sha256" not in meta:  # the other processes wait on the lock, which has no timeout
+            meta["sha256"] = sha256_of(x, y)
+            atomic_write_bytes(done, json.dumps(meta).encode())
+    return x, y, meta["bad"], meta["sha256"]
 
 
 def _convert(folder: Path, files: list[Path], labels: list[int] | None, shape: tuple[int, int, int], decode,

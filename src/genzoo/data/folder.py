@@ -102,9 +102,10 @@ def _open(path: Path, size: int | None, channels: int | None) -> np.ndarray | st
 
 
 def load_folder(path: str, split: str, image_size: int | None, channels: int | None, strict: bool,
-                storage: str = "auto") -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Images (N, C, H, W) uint8, labels and class names. ``storage``: memory (decode into memory), mmap (a
-    memory-mapped cache, genzoo.data.cache) or auto (mmap past GENZOO_MMAP_BYTES of decoded images)."""
+                storage: str = "auto") -> tuple[np.ndarray, np.ndarray | None, list[str] | None, str | None]:
+    """Images (N, C, H, W) uint8, labels, class names and the SHA-256 of images and labels where already known
+    (a memory-mapped cache's; else None). ``storage``: memory (decode into memory), mmap (a memory-mapped
+    cache, genzoo.data.cache) or auto (mmap past GENZOO_MMAP_BYTES of decoded images)."""
     root = Path(path).expanduser()
     if not root.is_dir():
         raise GenzooError(f"folder:{path}: no such directory; give folder:PATH of a folder of PNG/JPEG images")
@@ -130,10 +131,10 @@ def load_folder(path: str, split: str, image_size: int | None, channels: int | N
                                   "set data.image_size")
             image_size = first.shape[1]
     if storage == "mmap" or (storage == "auto" and len(files) * channels * image_size ** 2 > mmap_threshold()):
-        x, y, bad = cached_folder(files, labels, split, image_size, channels,
-                                  lambda f: _open(f, image_size, channels))
+        x, y, bad, digest = cached_folder(files, labels, split, image_size, channels,
+                                          lambda f: _open(f, image_size, channels))
         _report_bad(path, bad, len(files), len(x), strict)
-        return _names_checked(x, y, names)
+        return (*_names_checked(x, y, names), digest)
     with ThreadPoolExecutor(max_workers=4) as pool:
         arrays = list(pool.map(lambda f: _open(f, image_size, channels), files))
     bad = [a for a in arrays if isinstance(a, str)]
@@ -141,7 +142,7 @@ def load_folder(path: str, split: str, image_size: int | None, channels: int | N
     _report_bad(path, bad, len(files), len(keep), strict)
     x = np.stack([arrays[i] for i in keep])  # (N, C, H, W)
     y = np.asarray([labels[i] for i in keep], dtype=np.int64) if labels is not None else None
-    return _names_checked(x, y, names)
+    return (*_names_checked(x, y, names), None)
 
 
 def _report_bad(path: str, bad: list[str], n_files: int, n_kept: int, strict: bool) -> None:

@@ -220,7 +220,7 @@ def load_pairs(spec: str, task: str, split: str = "train", root: str | None = No
             a, b = b, a
         read = (a, b)
         a, b = convert_images(a, image_size, None), convert_images(b, image_size, channels)
-        if a is not read[0] or b is not read[1]:  # resized or recoloured: the digest is of the images as read (see files_sha256)
+        if a is not read[0] or b is not read[1]:  # resized or recoloured: hash the images as read (files_sha256)
             digest = sha256_of(read[1], None, read[0])
     else:
         base = load_dataset(spec, split, root, image_size, channels)

@@ -6,8 +6,8 @@ of the nested state with tensor references, the genzoo version and the SHA-256 o
 tensor file, and ``meta_sha256``: the SHA-256 of the JSON body itself (every other field, the tensor
 file's hash included, as canonical JSON), so the metadata is covered by the same integrity check as
 the tensors. ``data_sha256``, for image data, is the SHA-256 of the training images and labels as read
-(``Dataset.files_sha256``): a resume on other data of the same shape is refused. Both files are written to a temp file in the same folder and renamed into place; the JSON is
-written last, so a checkpoint without its JSON is never considered. ``load`` checks the JSON against
+(``Dataset.files_sha256``): a resume on other data is refused. Both files are written to a temp file
+in the same folder and renamed into place; the JSON is written last, so a checkpoint without its JSON is never considered. ``load`` checks the JSON against
 a schema and both hashes; ``check_belongs`` and ``check_state`` check that it belongs to a run.
 """
 from __future__ import annotations

@@ -53,16 +53,20 @@ def resume_run(run: Path, algo: Algo, sampler: BatchSampler, d: Dist = Dist(), r
 
 
 def check_same_data(run: Path, path: Path, meta: dict, data: Dataset) -> None:
-    """Refuse to resume on other images or labels of the same shape than those the checkpoint was written on
-    (checkpoints from before ``data_sha256`` existed are not checked)."""
+    """Refuse to resume on other images or labels than those the checkpoint was written on (checkpoints from
+    before ``data_sha256`` existed are not checked)."""
     saved, now = meta.get("data_sha256"), data.files_sha256()
     if saved is None or now is None or saved == now:
         return
     spec, root = data.name, (meta.get("config") or {}).get("data", {}).get("root")
-    todo = (f"restore the files under {spec.partition(':')[2]} as they were" if spec.startswith("folder:") else
-            "point --data-root at the files the run used" + (f" (it had {root})" if root else ""))
-    raise GenzooError(f"{run}: these are not the data the run trained on (the same shape, but other images or "
-                      f"labels: {path.name} records SHA-256 {saved[:12]}..., the files found give {now[:12]}...); "
+    if spec.startswith("folder:"):
+        todo = f"restore the files under {spec.partition(':')[2]} as they were"
+    elif spec == "embedded":  # shipped inside genzoo: only another genzoo version can change it
+        todo = "resume with the genzoo version that wrote the run"
+    else:
+        todo = "point --data-root at the files the run used" + (f" (it had {root})" if root else "")
+    raise GenzooError(f"{run}: these are not the data the run trained on (other images or labels: the checkpoint "
+                      f"{path.name} records SHA-256 {saved[:12]}..., the files found give {now[:12]}...); "
                       f"{todo}, or start a new run with another --out")
 
 
