@@ -21,8 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genzoo.data import Dataset, convert_images, load_dataset, sha256_of, to_float
+from genzoo.data import Dataset, convert_images, load_dataset, to_float
 from genzoo.errors import GenzooError
+from genzoo.io import sha256_of
 
 TASKS = ("ab", "folders", "gray2color", "edges", "downsample", "mask")
 BUILT = ("gray2color", "edges", "downsample", "mask")
