@@ -92,9 +92,10 @@ def test_sigterm_saves_checkpoint_and_resume_continues(tmp_path, seed):
     assert json.loads(checkpoint.latest(run / "checkpoints").read_text())["step"] == step + 3
 
 
-def test_minutes_budget_stops_with_a_checkpoint(tmp_path, monkeypatch):
-    """train.minutes: the loop stops once its wall-clock budget is spent, saving the step it reached; a fake
-    clock that advances one second per reading makes the stop step known."""
+def test_minutes_budget_stops_with_a_checkpoint(tmp_path, monkeypatch, capsys):
+    """train.minutes: the loop stops once its wall-clock budget is spent, saving the step it reached, and says so
+    with the step reached and how to go on; a fake clock that advances one second per reading makes the stop step
+    known."""
     import genzoo.training.loop as loop
     from genzoo.run import Run
 
@@ -104,6 +105,9 @@ def test_minutes_budget_stops_with_a_checkpoint(tmp_path, monkeypatch):
     steps = [json.loads(ln)["step"] for ln in (run / "log.jsonl").read_text().splitlines()]
     assert steps[-1] == 6 and checkpoint.step_of(checkpoint.latest(run / "checkpoints")) == 6
     assert (run / "samples" / "step_000006.png").exists() and Run.open(run).step == 6
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"genzoo: the 0.1-minute budget ran out at step 6 of 1000; checkpoint saved. "
+        f"Continue with: genzoo train --resume {run}")
 
 
 def test_compile_covers_the_trained_nets_and_keeps_checkpoint_keys(tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ import functools
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
             s.save(step)
             raise Interrupted(f"interrupted at step {step}; checkpoint saved. "
                               f"Continue with: genzoo train --resume {run}")
+    if main and out_of_time and step < T.steps:  # a short run's poor samples should not pass for the recipe's
+        tqdm.write(f"genzoo: the {T.minutes:g}-minute budget ran out at step {step} of {T.steps}; checkpoint "
+                   f"saved. Continue with: genzoo train --resume {run}", file=sys.stderr)
     if main:
         make_progress_gif(run)
         if on_checkpoint:
