@@ -142,6 +142,7 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
     step, rollbacks, meter = start, 0, _Throughput(start, T.batch_size * s.algo.batches_per_step(T.n_critic))
     stopping = out_of_time = False  # every rank agrees on them: the flags travel in the step's all_reduce
     deadline = time.monotonic() + T.minutes * 60 if T.minutes else math.inf
+    saved = f"checkpoint saved. Continue with: genzoo train --resume {run}"  # after Ctrl-C and a spent budget
     with StopOnSignal() as stop, (open(run / "log.jsonl", "a") if main else contextlib.nullcontext()) as log, \
             tqdm(total=T.steps, initial=start, desc=f"{cfg.recipe}", unit="step", disable=not (progress and main),
                  dynamic_ncols=True) as bar:
@@ -175,11 +176,10 @@ def _train(cfg: Config, out: Path, resume: bool, progress: bool, hooks: tuple, d
             bar.update(1)
         if stopping if d.active else stop.signum is not None:
             s.save(step)
-            raise Interrupted(f"interrupted at step {step}; checkpoint saved. "
-                              f"Continue with: genzoo train --resume {run}")
+            raise Interrupted(f"interrupted at step {step}; {saved}")
     if main and out_of_time and step < T.steps:  # a short run's poor samples should not pass for the recipe's
-        tqdm.write(f"genzoo: the {T.minutes:g}-minute budget ran out at step {step} of {T.steps}; checkpoint "
-                   f"saved. Continue with: genzoo train --resume {run}", file=sys.stderr)
+        tqdm.write(f"genzoo: the {T.minutes:g}-minute budget ran out at step {step} of {T.steps}; {saved}",
+                   file=sys.stderr)
     if main:
         make_progress_gif(run)
         if on_checkpoint:
