@@ -189,6 +189,57 @@ def test_lr_half_life_halves_gan_rates_as_a_function_of_the_step():
     assert algo.opts["D"].param_groups[0]["lr"] == pytest.approx(0.003 * 0.5 ** (7 / 4))
 
 
+def test_top_k_keeps_the_samples_d_finds_most_real():
+    """Top-k training by hand: nsgan keeps the ceil(k n) highest logits, G's loss is their mean softplus(-f), and the
+    dropped samples get no gradient; LSGAN with the real label below the fake one keeps the lowest outputs."""
+    from genzoo.losses import GANObjective
+    from genzoo.config import LossConfig
+    ns = GANObjective.create("nsgan", LossConfig())
+    f = torch.tensor([0.3, -1.2, 2.0, 0.7, -0.1], requires_grad=True)
+    kept = ns.most_real(f, 0.4)  # 2 of 5
+    assert sorted(kept.tolist()) == pytest.approx([0.7, 2.0])
+    assert sorted(ns.most_real(f, 0.5).tolist()) == pytest.approx([0.3, 0.7, 2.0])  # ceil(2.5) = 3
+    loss = ns.g_loss(kept)
+    assert loss.item() == pytest.approx((math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-0.7))) / 2, rel=1e-6)
+    (grad,) = torch.autograd.grad(loss, f)
+    sig = lambda t: 1 / (1 + math.exp(-t))  # noqa: E731
+    assert grad.tolist() == pytest.approx([0, 0, -sig(-2.0) / 2, -sig(-0.7) / 2, 0], abs=1e-7)
+    assert ns.most_real(f, 1.0) is not None and ns.most_real(f, 1.0).numel() == 5
+    ls = GANObjective.create("lsgan", LossConfig(lsgan_a=1.0, lsgan_b=0.0, lsgan_c=0.0))
+    assert sorted(ls.most_real(f.detach(), 0.4).tolist()) == pytest.approx([-1.2, -0.1])
+
+
+def test_top_k_fraction_halves_to_its_floor_and_the_g_step_uses_it():
+    cfg = load_recipe("nsgan", "toy:ring8")
+    cfg.apply_overrides(["loss.top_k=0.25", "loss.top_k_half_life=4"])
+    algo = build_algo(cfg, (2,), torch.device("cpu"))
+    fractions = {}
+    for t in (0, 2, 4, 8, 12):
+        algo.d_steps_done = t
+        fractions[t] = algo.top_k_fraction()
+    assert fractions == pytest.approx({0: 1.0, 2: 0.5 ** 0.5, 4: 0.5, 8: 0.25, 12: 0.25})
+    # one G step at a fraction of 0.5: its loss is D's logits' top half, worked out here from D itself
+    algo.d_steps_done = 4
+    latent = algo.sample_z(16)
+    images = algo.G(latent)
+    with torch.no_grad():
+        f = algo.D(images.detach()).reshape(-1)
+    want = torch.nn.functional.softplus(-f.sort(descending=True).values[:8]).mean().item()
+    out = algo.g_step(None, fake=(latent, images))
+    assert out["loss_g"] == pytest.approx(want, rel=1e-5) and out["top_k"] == 0.5
+    cfg.set("loss.top_k_half_life", 0)
+    assert build_algo(cfg, (2,), torch.device("cpu")).top_k_fraction() == 0.25
+
+
+def test_top_k_bad_settings_are_one_line(tmp_path, capsys):
+    from genzoo.cli import main
+    for args, says in ((["nsgan", "--set", "loss.top_k=0"], "loss.top_k"),
+                       (["vae", "--set", "loss.top_k=0.5"], "loss.top_k applies to GANs")):
+        assert main(["train", *args, "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("genzoo: error: ") and says in err and "\n" not in err, err
+
+
 def test_g_steps_take_that_many_generator_steps_after_the_critic_steps():
     cfg = load_recipe("nsgan", "toy:ring8")
     cfg.apply_overrides(["train.g_steps=2", "train.n_critic=3", "optim.ema=0.9"])

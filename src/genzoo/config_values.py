@@ -24,7 +24,7 @@ RANGES: dict[str, str] = {
     "model.sigma": ">=0", "model.unet_depth": "[0,8]", "model.patch_layers": ">=0", "model.g_dropout": "[0,1)",
     "model.pack": "[1,1024]", "model.maxout_hidden": ">=1", "model.maxout_layers": ">=1", "model.maxout_pieces": ">=1",
     "loss.clip": ">=0", "loss.gp_weight": ">=0", "loss.label_smoothing": "[0,1)", "loss.label_flip": "[0,1]",
-    "loss.instance_noise": ">=0", "loss.aux_weight": ">=0", "loss.info_weight_cat": ">=0",
+    "loss.instance_noise": ">=0", "loss.top_k": "(0,1]", "loss.top_k_half_life": ">=0", "loss.aux_weight": ">=0", "loss.info_weight_cat": ">=0",
     "loss.info_weight_cont": ">=0", "loss.consistency": ">=0", "loss.consistency_shift": ">=0",
     "loss.consistency_rotate": "[0,180]", "loss.consistency_scale": "[0,1)", "loss.beta": ">=0",
     "loss.kl_warmup": ">=0", "loss.iwae_k": "[1,100000]", "loss.l1_weight": ">=0",

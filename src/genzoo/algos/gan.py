@@ -36,6 +36,8 @@ class GANOptions:
     gp_weight: float = 0.0
     instance_noise: float = 0.0          # stabilising tricks
     noise_anneal_steps: int = 1          # D steps over which the instance noise fades to 0
+    top_k: float = 1.0                  # top-k training: the fraction of G's samples its update keeps, at the end
+    top_k_half_life: int = 0             # D steps over which the kept fraction halves from 1 down to top_k
     ema: float = 0.0
     lr_half_life: int = 0                # D steps over which both learning rates halve; 0 keeps them constant
     z_dim: int = 100                     # the latent: z, then the code
@@ -245,8 +247,11 @@ class GAN(Algo):
         with frozen(self.D):
             with self.autocast():
                 f, f_aux = self._disc(images, self.labels_of(latent))
-            loss = self.objective.g_loss(f.float())
+            keep = self.top_k_fraction()
+            loss = self.objective.g_loss(self.objective.most_real(f.float(), keep) if keep < 1 else f.float())
             out = {"loss_g": loss.item()}
+            if keep < 1:
+                out["top_k"] = keep
             if f_aux is not None:  # ACGAN: G wants its images classified as intended; InfoGAN: code recoverable
                 loss = loss + self._aux_loss(f_aux, latent, out)
             norm = self.optimize("G", loss, self.G if self.probe else None)
@@ -255,6 +260,17 @@ class GAN(Algo):
         if self.ema:
             self.ema.update(self.G)
         return out
+
+    def top_k_fraction(self) -> float:
+        """Top-k training's kept fraction of G's samples (packs, with packing) at this D step: it starts at 1 and
+        halves every ``top_k_half_life`` D steps down to ``top_k`` (Sinha et al. 2020 decay k by 0.99 an epoch to
+        a floor of half the batch); ``top_k`` from the start when the half-life is 0. Distributed: per rank."""
+        o = self.options
+        if o.top_k >= 1:
+            return 1.0
+        if not o.top_k_half_life:
+            return o.top_k
+        return max(o.top_k, 0.5 ** (self.d_steps_done / o.top_k_half_life))
 
     # -- sampling -------------------------------------------------------------------
     @torch.no_grad()

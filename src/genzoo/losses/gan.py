@@ -10,6 +10,7 @@ Targets for the log-losses may be tensors, which is how one-sided label smoothin
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -169,6 +170,18 @@ class GANObjective:
 
     def g_loss(self, f: torch.Tensor) -> torch.Tensor:
         return self.row.g(f, **self.g_kw)
+
+    def most_real(self, f: torch.Tensor, fraction: float) -> torch.Tensor:
+        """Top-k training (Sinha et al. 2020, arXiv:2002.06224): of G's samples' logits f, the
+        ceil(fraction * n) that D scores as most realistic, so that G's loss, and its gradient, come from those
+        alone. Realistic is a high logit, or for LSGAN one towards the real label b (a low one when b < a)."""
+        f = f.reshape(-1)
+        k = max(1, math.ceil(fraction * f.numel() - 1e-9))
+        if k >= f.numel():
+            return f
+        lower_is_real = self.row.kind == "labels" and self.labels[0] < self.labels[1]
+        idx = (-f if lower_is_real else f).topk(k).indices
+        return f[idx]
 
     def readable(self, logits: torch.Tensor) -> torch.Tensor:
         return self.row.readable(logits)
