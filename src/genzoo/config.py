@@ -101,7 +101,8 @@ class LossConfig:
     label_smoothing: float = 0.0     # one-sided: real target 1 - s, LSGAN b - s (Salimans et al. 2016)
     label_flip: float = 0.0          # probability of swapping real/fake targets in D's step
     instance_noise: float = 0.0      # std of Gaussian noise added to D's inputs (annealed to 0)
-    top_k: float = 1.0               # GANs, top-k training: G learns from this fraction of its samples that D finds most real
+    top_k: float = 1.0               # GANs, top-k training: G learns from this fraction of its samples, those D finds
+                                     # most real (Sinha et al. 2020); 1 = all
     top_k_half_life: int = 0         # ... which shrinks from 1, halving every this many D steps; 0 = top_k from the start
     aux_weight: float = 1.0          # ACGAN: weight of the auxiliary classifier's cross-entropy
     info_weight_cat: float = 1.0     # InfoGAN: lambda for the categorical code (Chen et al. 2016, Sec. 7)

@@ -36,7 +36,7 @@ class GANOptions:
     gp_weight: float = 0.0
     instance_noise: float = 0.0          # stabilising tricks
     noise_anneal_steps: int = 1          # D steps over which the instance noise fades to 0
-    top_k: float = 1.0                  # top-k training: the fraction of G's samples its update keeps, at the end
+    top_k: float = 1.0                   # top-k training: the fraction of G's samples its update keeps, at the end
     top_k_half_life: int = 0             # D steps over which the kept fraction halves from 1 down to top_k
     ema: float = 0.0
     lr_half_life: int = 0                # D steps over which both learning rates halve; 0 keeps them constant

@@ -49,7 +49,7 @@ def build_algo(cfg: Config, data_shape: tuple[int, ...], device: torch.device | 
         raise GenzooError(f"train.g_steps applies to GANs; the {cfg.family} recipes take one G step per step, "
                           "so leave it at 1")
     if cfg.loss.top_k < 1 and cfg.family != "gan":
-        raise GenzooError(f"loss.top_k applies to GANs; the {cfg.family} recipes' G learns from every sample, "
+        raise GenzooError(f"loss.top_k applies to GANs; the {cfg.family} recipes learn from every sample, "
                           "so leave it at 1")
     device = device or resolve_device(cfg.train.device)
     if device.type == "cuda":  # TF32 for fp32 matrix products and convolutions, where the GPU has it (Ampere on)
