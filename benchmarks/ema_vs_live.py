@@ -16,6 +16,7 @@ from genzoo.data.toy import mode_centers, mode_std
 from genzoo.errors import GenzooError, exit_on_user_error
 from genzoo.metrics import toy_metrics
 from genzoo.run import load_algo
+from genzoo.studies.modes import mean_std
 from genzoo.training.checkpoint import ckpt_dir, list_checkpoints, step_of
 
 p = Parser(description="High-quality fraction and modes of the averaged G against the live G, at a run's "
@@ -58,10 +59,9 @@ def main() -> None:
             rows["live"].append(toy_metrics(live, centers, std))
         cells = []
         for k in ("ema", "live"):
-            modes = torch.tensor([m["modes_captured"] for m in rows[k]], dtype=torch.float64)
-            hq = torch.tensor([m["high_quality_fraction"] for m in rows[k]], dtype=torch.float64) * 100
-            sd = (lambda t: t.std().item() if len(t) > 1 else 0.0)
-            cells += [f"{modes.mean():.1f} ± {sd(modes):.1f}", f"{hq.mean():.1f} ± {sd(hq):.1f} %"]
+            modes = mean_std([m["modes_captured"] for m in rows[k]])
+            hq = mean_std([100 * m["high_quality_fraction"] for m in rows[k]])
+            cells += [f"{modes[0]:.1f} ± {modes[1]:.1f}", f"{hq[0]:.1f} ± {hq[1]:.1f} %"]
         print(f"| {s:,} | " + " | ".join(cells) + " |", flush=True)
 
 

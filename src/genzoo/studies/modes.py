@@ -168,7 +168,7 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
     table = {}
     for r in rows:
         got = [x for x in results if x["row"] == r]
-        table[r] = {k: _mean_std([x[k] for x in got]) for k in (*KEYS, "cpu_s")}
+        table[r] = {k: mean_std([x[k] for x in got]) for k in (*KEYS, "cpu_s")}
     result = {"protocol": protocol, "mixture": mixture, "runs": runs, "epochs": epochs or PROTOCOLS[protocol]["epochs"],
               "steps": work and results[0]["steps"], "overrides": overrides, "table": table, "runs_detail": results}
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -176,7 +176,8 @@ def modes_experiment(mixture: str, rows: list[str], runs: int, out: Path, protoc
     return result
 
 
-def _mean_std(v: list[float]) -> tuple[float, float]:
+def mean_std(v: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value), as the tables over runs report them."""
     mean = sum(v) / len(v)
     return mean, math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
 
