@@ -189,6 +189,25 @@ def test_lr_half_life_halves_gan_rates_as_a_function_of_the_step():
     assert algo.opts["D"].param_groups[0]["lr"] == pytest.approx(0.003 * 0.5 ** (7 / 4))
 
 
+def test_lr_drop_multiplies_the_rates_once_its_step_is_reached():
+    """A step schedule: the rates stay at their initial values for lr_drop_at D steps, then are multiplied by
+    lr_drop for good; with a half-life as well, the two factors multiply."""
+    cfg = load_recipe("nsgan", "toy:ring8")
+    cfg.apply_overrides(["optim.lr_drop_at=3", "optim.lr_drop=0.25", "optim.lr_g=0.001", "optim.lr_d=0.003"])
+    algo = build_algo(cfg, (2,), torch.device("cpu"))
+    seen = []
+    for _ in range(6):
+        algo.d_step({"x": torch.randn(16, 2)}, keep_fake=True)
+        algo.g_step(None, fake=algo._kept)
+        seen.append((algo.opts["G"].param_groups[0]["lr"], algo.opts["D"].param_groups[0]["lr"]))
+    assert seen[:3] == [(0.001, 0.003)] * 3  # D steps 0, 1, 2 (d_steps_done before each) run at the initial rates
+    assert seen[3:] == [pytest.approx((0.00025, 0.00075))] * 3
+    cfg.apply_overrides(["optim.lr_half_life=2"])
+    algo = build_algo(cfg, (2,), torch.device("cpu"))
+    algo.schedule_lr(5)
+    assert algo.opts["D"].param_groups[0]["lr"] == pytest.approx(0.003 * 0.5 ** (5 / 2) * 0.25)
+
+
 def test_top_k_keeps_the_samples_d_finds_most_real():
     """Top-k training by hand: nsgan keeps the ceil(k n) highest logits, G's loss is their mean softplus(-f), and the
     dropped samples get no gradient; LSGAN with the real label below the fake one keeps the lowest outputs."""

@@ -115,7 +115,7 @@ def test_pacgan_protocol_is_pinned():
             assert m.pack == pack and t.batch_size == 100 * pack and m.cond == "none" and m.d_dropout == 0
             assert (c.loss.name, o.name, o.lr_g, o.lr_d, o.beta1) == ("nsgan", "adam", 1e-4, 1e-4, 0.8)
             assert (t.steps, t.n_critic, t.seed) == (400_000, 1, 5) and not c.watch.enabled
-            assert c.loss.label_smoothing == c.loss.instance_noise == o.ema == o.lr_half_life == 0
+            assert c.loss.label_smoothing == c.loss.instance_noise == o.ema == o.lr_half_life == o.lr_drop_at == 0
             assert c.loss.top_k == 1
     assert PROTOCOLS["pacgan"]["eval_samples"] == 2500
     algo = build_algo(protocol_config("pacgan2", "grid25", 0), (2,), CPU)

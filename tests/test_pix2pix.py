@@ -138,9 +138,10 @@ def test_gray2color_needs_colour():
 
 
 
-def test_pix2pix_refuses_a_learning_rate_schedule():
+@pytest.mark.parametrize("key", ["optim.lr_half_life", "optim.lr_drop_at"])
+def test_pix2pix_refuses_a_learning_rate_schedule(key):
     cfg = load_recipe("pix2pix", "embedded")
-    cfg.set("optim.lr_half_life", 100)
+    cfg.set(key, 100)
     with pytest.raises(GenzooError, match="pix2pix keeps its learning rates constant"):
         build_algo(cfg, (1, 1, 32, 32), torch.device("cpu"))
 

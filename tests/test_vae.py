@@ -123,7 +123,8 @@ def test_conv_vae_elbo_improves_on_embedded(tmp_path, seed):
 
 
 def test_vae_resume_is_exact(tmp_path, seed):
-    extra = ["loss.kl_warmup=60", "optim.lr_half_life=30"]  # warm-up, lr decay and binarisations resume exactly
+    # warm-up, lr decay, a step drop after the split and binarisations resume exactly
+    extra = ["loss.kl_warmup=60", "optim.lr_half_life=30", "optim.lr_drop_at=55", "optim.lr_drop=0.5"]
     train(_cfg("vae", 80, extra, seed(0)), tmp_path / "straight", progress=False)
     train(_cfg("vae", 40, extra, seed(0)), tmp_path / "split", progress=False)
     train(_cfg("vae", 80, extra, seed(0)), tmp_path / "split", resume=True, progress=False)
@@ -137,6 +138,10 @@ def test_vae_resume_is_exact(tmp_path, seed):
         assert torch.equal(a[k], b[k]), k
     last = json.loads((tmp_path / "split" / "log.jsonl").read_text().splitlines()[-1])
     assert last["beta"] == 1.0 and last["step"] == 80
+    from genzoo.run import Run
+    lr0 = _cfg("vae", 80, extra).optim.lr  # the last step (79 done before it) ran at lr0 * 0.5 ** (79 / 30) * 0.5
+    rate = Run.open(tmp_path / "split").algo.opts["VAE"].param_groups[0]["lr"]
+    assert rate == pytest.approx(lr0 * 0.5 ** (79 / 30) * 0.5)
 
 
 def test_ae_and_beta_vae_objectives(tmp_path, seed):

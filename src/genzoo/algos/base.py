@@ -102,6 +102,7 @@ class Algo:
         self.scalers: dict[str, torch.amp.GradScaler] = {}  # fp16: one gradient scaler per optimizer
         self.fp16_skips = 0           # optimizer steps the scalers skipped (their gradients overflowed fp16)
         self.lr_half_life = 0         # steps over which the learning rates halve (start_lr_schedule); 0 = constant
+        self.lr_drop_at, self.lr_drop = 0, 1.0  # after this many steps the rates are multiplied by lr_drop; 0 = never
 
     def scaler(self, name: str) -> torch.amp.GradScaler | None:
         """fp16's gradient scaler of optimizer ``name`` (made on first use), None in other precisions. Each
@@ -134,17 +135,21 @@ class Algo:
             self.fp16_skips += scaler.get_scale() < factor  # the factor drops exactly when the step was skipped
         return norm
 
-    def start_lr_schedule(self, half_life: int) -> None:
-        """Remember every optimizer's initial learning rates, for ``schedule_lr``; ``half_life`` 0 = constant."""
-        self.lr_half_life = half_life
+    def start_lr_schedule(self, half_life: int, drop_at: int = 0, drop: float = 1.0) -> None:
+        """Remember every optimizer's initial learning rates, for ``schedule_lr``: they halve every ``half_life``
+        steps (0: no decay) and are multiplied by ``drop`` once ``drop_at`` steps are done (0: no drop)."""
+        self.lr_half_life, self.lr_drop_at, self.lr_drop = half_life, drop_at, drop
         self.lr0 = {k: [g["lr"] for g in o.param_groups] for k, o in self.opts.items()}
 
     def schedule_lr(self, step: int) -> None:
-        """Every learning rate at its initial value times 0.5 ** (step / half-life): a function of the step
-        alone, so a resumed run gets the same rates (an optimizer's state would restore the decayed ones)."""
-        if not self.lr_half_life:
+        """Every learning rate at its initial value times 0.5 ** (step / half-life), times the drop factor from
+        step ``lr_drop_at`` on: a function of the step alone, so a resumed run gets the same rates (an
+        optimizer's state would restore the rates of the step it was saved at)."""
+        if not self.lr_half_life and not self.lr_drop_at:
             return
-        factor = 0.5 ** (step / self.lr_half_life)
+        factor = 0.5 ** (step / self.lr_half_life) if self.lr_half_life else 1.0
+        if self.lr_drop_at and step >= self.lr_drop_at:
+            factor *= self.lr_drop
         for k, o in self.opts.items():
             for g, lr0 in zip(o.param_groups, self.lr0[k]):
                 g["lr"] = lr0 * factor

@@ -40,6 +40,8 @@ class GANOptions:
     top_k_half_life: int = 0             # D steps over which the kept fraction halves from 1 down to top_k
     ema: float = 0.0
     lr_half_life: int = 0                # D steps over which both learning rates halve; 0 keeps them constant
+    lr_drop_at: int = 0                  # after this many D steps both learning rates are multiplied by lr_drop
+    lr_drop: float = 0.1
     z_dim: int = 100                     # the latent: z, then the code
     z_dist: str = "normal"
     z_scale: float = 1.0
@@ -86,7 +88,7 @@ class GAN(Algo):
         self.ema = EMA(G, o.ema) if o.ema > 0 else None
         if self.ema:
             self.nets["G_ema"] = self.ema.net
-        self.start_lr_schedule(o.lr_half_life)
+        self.start_lr_schedule(o.lr_half_life, o.lr_drop_at, o.lr_drop)
         self.probe = False  # set by the training loop on watcher steps: add accuracies and gradient norms
 
     # -- state: D's step count drives the instance-noise annealing, so it is part of exact resume --

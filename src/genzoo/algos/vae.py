@@ -27,7 +27,7 @@ class VAE(Algo):
     def __init__(self, E: Encoder, Dec: nn.Module, opt: torch.optim.Optimizer, *, z_dim: int, device: torch.device,
                  likelihood: str = "bernoulli", scale: PixelScale | None = None, beta: float = 1.0,
                  kl_warmup: int = 0, iwae_k: int = 1, binarize: bool = False, num_classes: int = 0,
-                 lr_half_life: int = 0,
+                 lr_half_life: int = 0, lr_drop_at: int = 0, lr_drop: float = 0.1,
                  precision: str = "fp32", channels_last: bool = False):
         super().__init__(device, precision)
         self.E, self.Dec, self.scale, self.z_dim = E, Dec, scale, z_dim
@@ -40,7 +40,7 @@ class VAE(Algo):
         self.nets = {"E": E, "Dec": Dec} | ({"scale": scale} if scale is not None else {})
         self.opts = {"VAE": opt}
         self.finish_nets(channels_last)
-        self.start_lr_schedule(lr_half_life)
+        self.start_lr_schedule(lr_half_life, lr_drop_at, lr_drop)
         self.steps_done = 0
 
     # -- state: the step count drives the KL warm-up, so it is part of exact resume ----------------

@@ -195,6 +195,7 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
     return VAE(E, Dec, opt, z_dim=m.z_dim, device=device, likelihood=m.likelihood, scale=scale,
                beta=L.beta if cfg.family == "vae" else 0.0, kl_warmup=L.kl_warmup, iwae_k=L.iwae_k,
                binarize=m.binarize, num_classes=k, lr_half_life=O.lr_half_life,
+               lr_drop_at=O.lr_drop_at, lr_drop=O.lr_drop,
                precision=resolve_precision(T.precision, device, conv=False))
 
 
@@ -206,9 +207,9 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
     from genzoo.nets.unet import UNetGenerator, auto_depth
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
-    if O.lr_half_life:
-        raise GenzooError("optim.lr_half_life applies to GANs, AEs and VAEs; pix2pix keeps its learning rates "
-                          "constant, so leave it at 0")
+    if O.lr_half_life or O.lr_drop_at:
+        raise GenzooError("optim.lr_half_life and optim.lr_drop_at apply to GANs, AEs and VAEs; pix2pix keeps its "
+                          "learning rates constant, so leave them at 0")
     if len(shape) != 4:
         raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
     c_a, c_b, size = shape[0], shape[1], shape[2]
