@@ -142,6 +142,13 @@ def test_advgan_generator_against_another_dataset_is_one_line(tmp_path, capsys):
     assert "trained against embedded" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("key", ["optim.lr_half_life", "optim.lr_drop_at"])
+def test_advgan_refuses_a_learning_rate_schedule(key, tmp_path, capsys):
+    assert main(["train", "advgan", "--set", f"{key}=100", "--quiet", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "advgan keeps its learning rates constant" in err, err
+
+
 def _two_feature_problem(n, gen):
     """x1: robust but noisy (means 0.3 / 0.7, std 0.1); x2..x9: predictive but only 0.1 apart (std 0.02), so an
     ε = 0.1 attacker can flip them all. Standard training leans on them; adversarial training must use x1."""

@@ -317,15 +317,19 @@ def test_lr_1_diverges_and_stops_by_default(tmp_path, capsys, seed):
     assert checkpoint.latest(tmp_path / "r" / "checkpoints") is None   # diverged weights are never saved
 
 
-def test_lr_1_with_rollback_recovers_and_finishes(tmp_path, seed):
+@pytest.mark.parametrize("schedule", [{}, {"optim.lr_drop_at": 10**6}])
+def test_lr_1_with_rollback_recovers_and_finishes(tmp_path, seed, schedule):
+    """Each rollback multiplies the rates by watch.lr_factor (0.1), also under a learning-rate schedule (which sets
+    the rates before every step from the step: it must keep the rollbacks' factor, in the checkpoints too)."""
     out = run("nsgan", "toy:ring8", tmp_path, seed(0), **{"train.steps": 1000, "optim.lr_d": 1.0, "optim.lr_g": 1.0,
-                                                         "watch.divergence": "rollback", "train.ckpt_every": 100})
+                                                         "watch.divergence": "rollback", "train.ckpt_every": 100,
+                                                         **schedule})
     rows, events = read_log(out / "log.jsonl")
     rollbacks = [e for e in events if e["event"] == "rollback"]
     assert 1 <= len(rollbacks) <= 5
-    assert rollbacks[-1]["lr_g"] < 1.0 and rollbacks[-1]["lr_d"] < 1.0
+    assert rollbacks[-1]["lr_g"] == rollbacks[-1]["lr_d"] == pytest.approx(0.1 ** len(rollbacks))  # watch.lr_factor
     state, meta = checkpoint.load(checkpoint.latest(out / "checkpoints"))
-    assert meta["step"] == 1000
+    assert meta["step"] == 1000 and state["algo"]["lr_scale"] == pytest.approx(0.1 ** len(rollbacks))
     assert state["algo"]["opts"]["G"]["param_groups"][0]["lr"] == pytest.approx(rollbacks[-1]["lr_g"])
     tail = [r for r in rows if r["step"] > 500]
     assert tail and all(abs(r["loss_d"]) < 100 and abs(r["loss_g"]) < 100 for r in tail)

@@ -160,6 +160,19 @@ def test_modes_experiment_refuses_to_reuse_a_run_trained_otherwise(tmp_path, cap
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]  # nothing trained, nothing overwritten
 
 
+def test_a_key_missing_from_an_older_run_counts_at_its_default(tmp_path):
+    """A run folder written before optim.lr_drop_at existed trained without a drop: it is reused for the default,
+    and refused for an experiment that asks for a drop."""
+    import yaml
+    from genzoo.studies.modes import check_reuse, protocol_config
+    old = yaml.safe_load(protocol_config("gan", "ring8", 0, epochs=3).to_yaml())
+    del old["optim"]["lr_drop_at"], old["optim"]["lr_drop"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    check_reuse(protocol_config("gan", "ring8", 0, epochs=25), tmp_path)
+    with pytest.raises(GenzooError, match=r"optim\.lr_drop_at=0, this experiment asks for 50000"):
+        check_reuse(protocol_config("gan", "ring8", 0, epochs=25, overrides=["optim.lr_drop_at=50000"]), tmp_path)
+
+
 def test_stacked_runs_are_continued_only_with_their_own_settings(tmp_path):
     """A Stacked MNIST run's config.yaml holds what the run resolved (data.image_size=28, channels 3): a protocol
     that leaves those to the run still matches it; the other protocol does not."""

@@ -123,8 +123,8 @@ def test_conv_vae_elbo_improves_on_embedded(tmp_path, seed):
 
 
 def test_vae_resume_is_exact(tmp_path, seed):
-    # warm-up, lr decay, a step drop after the split and binarisations resume exactly
-    extra = ["loss.kl_warmup=60", "optim.lr_half_life=30", "optim.lr_drop_at=55", "optim.lr_drop=0.5"]
+    # warm-up, lr decay, a step drop before the split and binarisations resume exactly
+    extra = ["loss.kl_warmup=60", "optim.lr_half_life=30", "optim.lr_drop_at=35", "optim.lr_drop=0.5"]
     train(_cfg("vae", 80, extra, seed(0)), tmp_path / "straight", progress=False)
     train(_cfg("vae", 40, extra, seed(0)), tmp_path / "split", progress=False)
     train(_cfg("vae", 80, extra, seed(0)), tmp_path / "split", resume=True, progress=False)

@@ -130,8 +130,9 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     lr: float = 1e-3                 # AE/VAE: one optimizer over encoder and decoder
-    lr_half_life: int = 0            # AE/VAE and GANs: steps over which the learning rates halve; 0 = constant
-    lr_drop_at: int = 0              # after this many steps the rates are multiplied by lr_drop; 0: never
+    lr_half_life: int = 0            # AE/VAE and GANs: steps (GANs: D steps) over which the rates halve; 0 = constant
+    lr_drop_at: int = 0              # AE/VAE and GANs: after this many steps (GANs: D steps) the rates are multiplied
+                                     # by lr_drop for the rest of the run; 0 = never
     lr_drop: float = 0.1             # the step schedule's factor (PyTorch's StepLR default)
     ema: float = 0.0                 # decay of the EMA of G's weights used for sampling; 0 = off
 

@@ -102,7 +102,8 @@ class Algo:
         self.scalers: dict[str, torch.amp.GradScaler] = {}  # fp16: one gradient scaler per optimizer
         self.fp16_skips = 0           # optimizer steps the scalers skipped (their gradients overflowed fp16)
         self.lr_half_life = 0         # steps over which the learning rates halve (start_lr_schedule); 0 = constant
-        self.lr_drop_at, self.lr_drop = 0, 1.0  # after this many steps the rates are multiplied by lr_drop; 0 = never
+        self.lr_drop_at, self.lr_drop = 0, 0.1  # after this many steps the rates are multiplied by lr_drop; 0 = never
+        self.lr_scale = 1.0           # what watcher rollbacks multiplied the scheduled rates by (saved with the state)
 
     def scaler(self, name: str) -> torch.amp.GradScaler | None:
         """fp16's gradient scaler of optimizer ``name`` (made on first use), None in other precisions. Each
@@ -135,19 +136,29 @@ class Algo:
             self.fp16_skips += scaler.get_scale() < factor  # the factor drops exactly when the step was skipped
         return norm
 
-    def start_lr_schedule(self, half_life: int, drop_at: int = 0, drop: float = 1.0) -> None:
+    def start_lr_schedule(self, half_life: int, drop_at: int = 0, drop: float = 0.1) -> None:
         """Remember every optimizer's initial learning rates, for ``schedule_lr``: they halve every ``half_life``
         steps (0: no decay) and are multiplied by ``drop`` once ``drop_at`` steps are done (0: no drop)."""
         self.lr_half_life, self.lr_drop_at, self.lr_drop = half_life, drop_at, drop
         self.lr0 = {k: [g["lr"] for g in o.param_groups] for k, o in self.opts.items()}
 
+    @property
+    def lr_scheduled(self) -> bool:
+        """Whether the learning rates follow a schedule (set by ``schedule_lr`` before every step)."""
+        return bool(self.lr_half_life or self.lr_drop_at)
+
+    @property
+    def schedule_step(self) -> int:
+        """The step ``schedule_lr`` is called with before the next update (algos with a schedule define it)."""
+        raise NotImplementedError(f"{type(self).__name__} has no learning-rate schedule")
+
     def schedule_lr(self, step: int) -> None:
         """Every learning rate at its initial value times 0.5 ** (step / half-life), times the drop factor from
-        step ``lr_drop_at`` on: a function of the step alone, so a resumed run gets the same rates (an
-        optimizer's state would restore the rates of the step it was saved at)."""
-        if not self.lr_half_life and not self.lr_drop_at:
+        step ``lr_drop_at`` on, times ``lr_scale``: a function of the step alone, so a resumed run gets the same
+        rates (an optimizer's state would restore the rates of the step it was saved at)."""
+        if not self.lr_scheduled:
             return
-        factor = 0.5 ** (step / self.lr_half_life) if self.lr_half_life else 1.0
+        factor = (0.5 ** (step / self.lr_half_life) if self.lr_half_life else 1.0) * self.lr_scale
         if self.lr_drop_at and step >= self.lr_drop_at:
             factor *= self.lr_drop
         for k, o in self.opts.items():
@@ -252,7 +263,7 @@ class Algo:
 
     def state_dict(self) -> dict:
         state = {"nets": {k: m.state_dict() for k, m in self.nets.items()},
-                 "opts": {k: o.state_dict() for k, o in self.opts.items()}}
+                 "opts": {k: o.state_dict() for k, o in self.opts.items()}, "lr_scale": self.lr_scale}
         if self.precision == "fp16":  # the loss scale and its growth counter, so a resumed run steps the same
             state["scalers"] = {k: self.scaler(k).state_dict() for k in self.opts}
         return state
@@ -263,6 +274,7 @@ class Algo:
         for k, o in self.opts.items():
             o.load_state_dict(state["opts"][k])
             match_param_layout(o)
+        self.lr_scale = float(state.get("lr_scale", 1.0))  # absent: saved before rollbacks scaled schedules
         for k, s in state.get("scalers", {}).items():  # absent: saved in another precision, fresh scalers
             if k in self.opts and self.scaler(k) is not None:
                 self.scaler(k).load_state_dict(s)

@@ -40,8 +40,8 @@ class GANOptions:
     top_k_half_life: int = 0             # D steps over which the kept fraction halves from 1 down to top_k
     ema: float = 0.0
     lr_half_life: int = 0                # D steps over which both learning rates halve; 0 keeps them constant
-    lr_drop_at: int = 0                  # after this many D steps both learning rates are multiplied by lr_drop
-    lr_drop: float = 0.1
+    lr_drop_at: int = 0                  # after this many D steps both learning rates are multiplied by lr_drop;
+    lr_drop: float = 0.1                 # 0 never drops them
     z_dim: int = 100                     # the latent: z, then the code
     z_dist: str = "normal"
     z_scale: float = 1.0
@@ -99,6 +99,10 @@ class GAN(Algo):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.d_steps_done = int(state.get("d_steps_done", 0))
+
+    @property
+    def schedule_step(self) -> int:
+        return self.d_steps_done  # the learning-rate schedule counts D steps
 
     # -- noise ----------------------------------------------------------------------
     def sample_z(self, n: int, generator: torch.Generator | None = None,

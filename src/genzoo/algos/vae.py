@@ -51,6 +51,10 @@ class VAE(Algo):
         super().load_state_dict(state)
         self.steps_done = int(state.get("steps_done", 0))
 
+    @property
+    def schedule_step(self) -> int:
+        return self.steps_done
+
     # -- data ------------------------------------------------------------------------------------
     def prepare(self, x: torch.Tensor, fresh_binarisation: bool = True) -> torch.Tensor:
         """Images in [-1, 1] -> targets in [0, 1]; binarised by sampling each pixel (Burda et al. 2016,

@@ -86,13 +86,13 @@ def refuse_pinned(overrides: list[str], pinned: tuple[str, ...], hint: str) -> N
 def check_reuse(cfg: Config, run_dir: Path) -> None:
     """A finished or partial run in ``run_dir`` is continued or re-evaluated only if it was trained with the same
     settings (all but the step budget, device and data folder): otherwise one line, before any work. A key its config.yaml
-    lacks (written before the key existed), or an image size or channel count this experiment leaves for the run
-    to resolve (None), is taken as matching."""
+    lacks (written before the key existed) counts at its default, the value such a run trained with; an image size or
+    channel count this experiment leaves for the run to resolve (None) is taken as matching."""
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
     import yaml
-    old, new = yaml.safe_load(saved.read_text()) or {}, cfg.to_dict()
+    old, new, default = yaml.safe_load(saved.read_text()) or {}, cfg.to_dict(), Config().to_dict()
     for section, fields in new.items():
         if not isinstance(fields, dict):
             continue
@@ -100,7 +100,7 @@ def check_reuse(cfg: Config, run_dir: Path) -> None:
             key = f"{section}.{k}"
             if key in ("train.steps", "train.device", "data.root") or (key in RESOLVED_BY_RUN and v is None):
                 continue
-            was = (old.get(section) or {}).get(k, v)
+            was = (old.get(section) or {}).get(k, default.get(section, {}).get(k, v))
             if was != v:
                 raise GenzooError(f"{run_dir} was trained with {section}.{k}={was}, this experiment asks for {v}; "
                                   f"use another --out for other settings")

@@ -50,13 +50,17 @@ def rollback(s, alerts: list[Alert], log, step: int, rollbacks: int) -> int:
                           "lower train.ckpt_every")
     path = good[-1]
     current = {name: [g["lr"] for g in opt.param_groups] for name, opt in s.algo.opts.items()}
+    scale = s.algo.lr_scale
     back = restore(path, s.algo, s.sampler, s.rank_rng, s.dist)  # every rank restores the same checkpoint ...
     s.dist.barrier()  # ... before rank 0 deletes the later ones
-    lrs = {}
-    for name, opt in s.algo.opts.items():  # lower the rates in force now (the checkpoint may hold higher ones)
-        for group, lr in zip(opt.param_groups, current[name]):
-            group["lr"] = lr * W.lr_factor
-        lrs[f"lr_{name.lower()}"] = opt.param_groups[0]["lr"]
+    s.algo.lr_scale = scale * W.lr_factor
+    if s.algo.lr_scheduled:  # the rates are a function of the step: the schedule's, scaled, at the step resumed
+        s.algo.schedule_lr(s.algo.schedule_step)
+    else:  # lower the rates in force now (the checkpoint may hold higher ones)
+        for name, opt in s.algo.opts.items():
+            for group, lr in zip(opt.param_groups, current[name]):
+                group["lr"] = lr * W.lr_factor
+    lrs = {f"lr_{name.lower()}": opt.param_groups[0]["lr"] for name, opt in s.algo.opts.items()}
     if not s.dist.is_main:
         s.dist.barrier()
         return back

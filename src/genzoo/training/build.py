@@ -208,8 +208,8 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
     if O.lr_half_life or O.lr_drop_at:
-        raise GenzooError("optim.lr_half_life and optim.lr_drop_at apply to GANs, AEs and VAEs; pix2pix keeps its "
-                          "learning rates constant, so leave them at 0")
+        raise GenzooError("optim.lr_half_life and optim.lr_drop_at apply to the GAN family, AEs and VAEs; pix2pix "
+                          "keeps its learning rates constant, so leave them at 0")
     if len(shape) != 4:
         raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
     c_a, c_b, size = shape[0], shape[1], shape[2]
@@ -236,6 +236,9 @@ def build_advgan(cfg: Config, shape: tuple[int, ...], device: torch.device):
     from genzoo.nets.advgan import PerturbationG
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
+    if O.lr_half_life or O.lr_drop_at:
+        raise GenzooError("optim.lr_half_life and optim.lr_drop_at apply to the GAN family, AEs and VAEs; advgan "
+                          "keeps its learning rates constant, so leave them at 0")
     if len(shape) != 3 or shape[1] % 2:
         raise GenzooError(f"advgan attacks images of even size; this data has shape {shape}")
     if not 0 < m.eps <= 1:
