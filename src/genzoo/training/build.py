@@ -12,7 +12,7 @@ import torch
 from genzoo.algos.base import Algo, resolve_device, resolve_precision
 from genzoo.algos.gan import GAN, GANOptions
 from genzoo.algos.vae import VAE
-from genzoo.config import Config
+from genzoo.config import Config, OptimConfig
 from genzoo.data import Dataset, load_dataset
 from genzoo.errors import GenzooError
 from genzoo.losses import GANObjective
@@ -199,6 +199,13 @@ def build_vae(cfg: Config, shape: tuple[int, ...], device: torch.device) -> VAE:
                precision=resolve_precision(T.precision, device, conv=False))
 
 
+def _refuse_lr_schedule(O: OptimConfig, family: str) -> None:
+    """pix2pix and advgan keep constant learning rates: a schedule set for them is one line, not ignored."""
+    if O.lr_half_life or O.lr_drop_at:
+        raise GenzooError(f"optim.lr_half_life and optim.lr_drop_at apply to the GAN family, AEs and VAEs; {family} "
+                          "keeps its learning rates constant, so leave them at 0")
+
+
 @register("pix2pix")
 def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
     """U-Net G and PatchGAN D for pairs of shape (C_A, C_B, H, W) (``PairedDataset.sample_shape``)."""
@@ -207,9 +214,7 @@ def build_pix2pix(cfg: Config, shape: tuple[int, ...], device: torch.device):
     from genzoo.nets.unet import UNetGenerator, auto_depth
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
-    if O.lr_half_life or O.lr_drop_at:
-        raise GenzooError("optim.lr_half_life and optim.lr_drop_at apply to the GAN family, AEs and VAEs; pix2pix "
-                          "keeps its learning rates constant, so leave them at 0")
+    _refuse_lr_schedule(O, "pix2pix")
     if len(shape) != 4:
         raise GenzooError("pix2pix needs paired data: pass --task (ab, folders, gray2color, edges, downsample, mask)")
     c_a, c_b, size = shape[0], shape[1], shape[2]
@@ -236,9 +241,7 @@ def build_advgan(cfg: Config, shape: tuple[int, ...], device: torch.device):
     from genzoo.nets.advgan import PerturbationG
 
     m, L, O, T = cfg.model, cfg.loss, cfg.optim, cfg.train
-    if O.lr_half_life or O.lr_drop_at:
-        raise GenzooError("optim.lr_half_life and optim.lr_drop_at apply to the GAN family, AEs and VAEs; advgan "
-                          "keeps its learning rates constant, so leave them at 0")
+    _refuse_lr_schedule(O, "advgan")
     if len(shape) != 3 or shape[1] % 2:
         raise GenzooError(f"advgan attacks images of even size; this data has shape {shape}")
     if not 0 < m.eps <= 1:
